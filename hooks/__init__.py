@@ -1,0 +1,1 @@
+"""aihooks: Kubernetes APIs for deploying and operating AI models, as Metacontroller hooks."""

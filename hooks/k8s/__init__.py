@@ -1,0 +1,1 @@
+"""Pure helpers shared by every system: quantities, conditions, names, labels, objects."""

@@ -1,0 +1,34 @@
+"""Service configuration, read once from the environment and passed to every hook.
+
+Hooks never read the environment themselves: the same settings object reaches
+the pure functions as an argument, so tests pass whatever they need.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from pydantic import BaseModel, ConfigDict
+
+ENV_PREFIX = "AIHOOKS_"
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    hook_token: str | None = None
+    """When set, hook routes require `Authorization: Bearer <token>` (Metacontroller's
+    `webhook.authorization`). Health and metrics routes stay open."""
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Fields from `AIHOOKS_<FIELD>` variables; unknown ones are ignored."""
+        env = os.environ if environ is None else environ
+        values = {
+            name: env[ENV_PREFIX + name.upper()]
+            for name in cls.model_fields
+            if ENV_PREFIX + name.upper() in env
+        }
+        return cls.model_validate(values)

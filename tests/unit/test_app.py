@@ -1,0 +1,128 @@
+import json
+import logging
+from collections.abc import Iterator
+from datetime import datetime
+
+import pytest
+from fastapi.testclient import TestClient
+
+from hooks.app import create_app
+from hooks.settings import Settings
+from tests.conftest import NOW
+from tests.unit.sample_system import CONTROLLERS, widget
+
+
+@pytest.fixture
+def client() -> Iterator[TestClient]:
+    app = create_app(CONTROLLERS, Settings(), clock=lambda: NOW)
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def _sync_body(spec: dict[str, object]) -> dict[str, object]:
+    return {"controller": {}, "parent": widget(spec), "children": {"ConfigMap.v1": {}}}
+
+
+def test_sync_answers_children_and_status(client: TestClient) -> None:
+    response = client.post("/widget/sync", json=_sync_body({"image": "img"}))
+    assert response.status_code == 200
+    body = response.json()
+    assert body["children"][0]["data"] == {"image": "img"}
+    assert body["status"]["conditions"][0]["lastTransitionTime"] == "2026-01-15T10:30:00Z"
+    assert body["resyncAfterSeconds"] == 30
+
+
+def test_undecodable_request_is_400_with_message(client: TestClient) -> None:
+    response = client.post("/widget/sync", content=b"{not json")
+    assert response.status_code == 400
+    assert response.json()["error"] == "undecodable hook request"
+    missing_parent = client.post("/widget/sync", json={"children": {}})
+    assert missing_parent.status_code == 400
+    assert "children" not in missing_parent.json()
+
+
+def test_hook_exception_is_500_naming_the_parent(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="hooks.app"):
+        response = client.post("/widget/sync", json=_sync_body({"image": "explode"}))
+    assert response.status_code == 500
+    assert "children" not in response.json()
+    assert response.json()["error"] == "hook failed for Widget ns/w1"
+    assert any(getattr(r, "parent", None) == "Widget ns/w1" for r in caplog.records)
+
+
+def test_customize_and_decorator_routes(client: TestClient) -> None:
+    customize = client.post("/widget/customize", json={"controller": {}, "parent": widget({})})
+    assert customize.json() == {
+        "relatedResources": [{"apiVersion": "v1", "resource": "nodes", "names": ["a"]}]
+    }
+    decorated = client.post("/widget-nodes/sync", json={"object": {"kind": "Node"}})
+    assert decorated.json() == {"labels": {"old": None, "widget": "yes"}, "attachments": []}
+
+
+def test_unknown_route_and_method(client: TestClient) -> None:
+    assert client.post("/widget/finalize", json={}).status_code == 404
+    assert client.get("/widget/sync").status_code == 405
+
+
+def test_health_and_metrics(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").status_code == 200
+    client.post("/widget/sync", json=_sync_body({"image": "img"}))
+    client.post("/widget/sync", content=b"x")
+    text = client.get("/metrics").text
+    assert 'aihooks_hook_requests_total{code="200",controller="widget",hook="sync"} 1.0' in text
+    assert (
+        'aihooks_hook_errors_total{controller="widget",hook="sync",reason="undecodable"} 1.0'
+        in text
+    )
+    assert 'aihooks_hook_duration_seconds_count{controller="widget",hook="sync"} 1.0' in text
+
+
+def test_bearer_token() -> None:
+    app = create_app(CONTROLLERS, Settings(hook_token="s3cret"), clock=lambda: NOW)
+    with TestClient(app) as client:
+        body = _sync_body({"image": "img"})
+        assert client.post("/widget/sync", json=body).status_code == 401
+        wrong = {"Authorization": "Bearer nope"}
+        assert client.post("/widget/sync", json=body, headers=wrong).status_code == 401
+        right = {"Authorization": "Bearer s3cret"}
+        assert client.post("/widget/sync", json=body, headers=right).status_code == 200
+        assert client.get("/healthz").status_code == 200
+
+
+def test_clock_is_read_once_per_request() -> None:
+    calls: list[datetime] = []
+
+    def clock() -> datetime:
+        calls.append(NOW)
+        return NOW
+
+    with TestClient(create_app(CONTROLLERS, Settings(), clock=clock)) as client:
+        client.post("/widget/sync", json=_sync_body({"image": "img"}))
+    assert len(calls) == 1
+
+
+def test_settings_from_env() -> None:
+    settings = Settings.from_env(
+        {"AIHOOKS_HOOK_TOKEN": "t", "AIHOOKS_LOG_LEVEL": "DEBUG", "X": "y"}
+    )
+    assert settings == Settings(hook_token="t", log_level="DEBUG")
+
+
+def test_json_logs(capsys: pytest.CaptureFixture[str]) -> None:
+    from hooks import logs
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        logs.configure("INFO")
+        logging.getLogger("hooks.test").info("hello", extra={"parent": "Widget ns/w1"})
+    finally:
+        root.handlers[:], root.level = saved[0], saved[1]
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    entry = json.loads(line)
+    assert entry["message"] == "hello"
+    assert entry["parent"] == "Widget ns/w1"
+    assert entry["level"] == "INFO"

@@ -1,0 +1,29 @@
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hooks.k8s.names import child_name, is_dns_label, label_value, stable_hash
+
+
+def test_short_names_are_joined() -> None:
+    assert child_name("llama", "model") == "llama-model"
+    assert child_name("llama", "") == "llama"
+
+
+def test_long_names_are_cut_with_a_stable_hash() -> None:
+    long = "a" * 80
+    name = child_name(long, "storage")
+    assert len(name) == 63
+    assert name.endswith("-" + stable_hash(f"{long}-storage"))
+    assert name == child_name(long, "storage")
+    assert name != child_name(long, "service")
+
+
+@given(st.from_regex(r"[a-z0-9]([-a-z0-9]{0,250}[a-z0-9])?", fullmatch=True))
+def test_child_names_are_dns_labels(name: str) -> None:
+    assert is_dns_label(child_name(name, "x"))
+
+
+def test_label_values() -> None:
+    assert label_value("llama-2-70b") == "llama-2-70b"
+    assert label_value("org/model:v1") == "org-model-v1"
+    assert len(label_value("x" * 100)) == 63
