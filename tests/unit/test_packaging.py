@@ -1,0 +1,52 @@
+"""The distribution builds as the Dockerfile builds it, and both entry points work."""
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from hooks.cli import REPO_ROOT
+
+
+def test_python_dash_m_and_console_script() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "hooks", "--help"], capture_output=True, text=True, check=True
+    )
+    for command in ("serve", "render", "crds", "controllers"):
+        assert command in result.stdout
+
+
+def test_wheel_carries_the_package(tmp_path: Path) -> None:
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(REPO_ROOT),
+        ],
+        check=True,
+    )
+    (wheel,) = tmp_path.glob("aihooks-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "hooks/app.py" in names
+    assert "hooks/py.typed" in names
+    assert not any(name.startswith("tests/") for name in names)
+    entry_points = next(n for n in names if n.endswith("entry_points.txt"))
+    assert "aihooks = hooks.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+
+
+def test_dockerfile_is_multi_stage_and_non_root() -> None:
+    lines = [line.strip() for line in (REPO_ROOT / "Dockerfile").read_text().splitlines()]
+    stages = [line for line in lines if line.startswith("FROM ")]
+    assert len(stages) == 2
+    assert all("slim" in stage for stage in stages)
+    final = lines[lines.index(stages[-1]) :]
+    assert "USER 10001:10001" in final
+    assert 'ENTRYPOINT ["aihooks"]' in final
+    assert not any("gcc" in line or "build-essential" in line for line in final)
