@@ -21,9 +21,6 @@ from hooks.contract import (
 )
 from hooks.settings import Settings
 
-CompositeHook = Callable[..., CompositeResponse]
-DecoratorHook = Callable[..., DecoratorResponse]
-CustomizeHook = Callable[..., CustomizeResponse]
 UpdateMethod = Literal["OnDelete", "Recreate", "InPlace", "RollingRecreate", "RollingInPlace"]
 HookName = Literal["sync", "finalize", "customize"]
 
@@ -56,7 +53,7 @@ class Controller:
     sync: Callable[..., Any]
     children: tuple[Resource, ...] = ()
     finalize: Callable[..., Any] | None = None
-    customize: CustomizeHook | None = None
+    customize: Callable[..., Any] | None = None
     resync_period_seconds: int | None = None
     generate_selector: bool = True
     parent_label_selector: dict[str, str] | None = None
