@@ -1,5 +1,6 @@
 """The distribution builds as the Dockerfile builds it, and both entry points work."""
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -17,6 +18,14 @@ def test_python_dash_m_and_console_script() -> None:
 
 
 def test_wheel_carries_the_package(tmp_path: Path) -> None:
+    # Build from a copy, as the Dockerfile does, so no stale build/ dir is reused.
+    source = tmp_path / "src"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO_ROOT / name, source / name)
+    shutil.copytree(
+        REPO_ROOT / "hooks", source / "hooks", ignore=shutil.ignore_patterns("__pycache__")
+    )
     subprocess.run(
         [
             sys.executable,
@@ -28,7 +37,7 @@ def test_wheel_carries_the_package(tmp_path: Path) -> None:
             "-q",
             "-w",
             str(tmp_path),
-            str(REPO_ROOT),
+            str(source),
         ],
         check=True,
     )
@@ -36,7 +45,7 @@ def test_wheel_carries_the_package(tmp_path: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     assert "hooks/app.py" in names
     assert "hooks/py.typed" in names
-    assert not any(name.startswith("tests/") for name in names)
+    assert not any(name.startswith(("tests/", "hooks/devcluster/")) for name in names)
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "aihooks = hooks.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
