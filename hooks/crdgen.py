@@ -120,6 +120,8 @@ def _convert(node: Mapping[str, Any], defs: Mapping[str, Any]) -> JSON:
             out[key] = True
         elif key == "default" and value is None:
             continue
+        elif key == "description":
+            out[key] = _one_line_paragraphs(value)
         else:
             out[key] = value
     if (
@@ -131,6 +133,12 @@ def _convert(node: Mapping[str, Any], defs: Mapping[str, Any]) -> JSON:
     if "type" not in out and not _untyped_allowed(out):
         raise SchemaError(f"schema without a type: {dict(node)}")
     return out
+
+
+def _one_line_paragraphs(text: str) -> str:
+    """Docstring line breaks joined, blank-line paragraph breaks kept (as kubectl explain wraps)."""
+    paragraphs = [" ".join(p.split()) for p in text.strip().split("\n\n")]
+    return "\n\n".join(p for p in paragraphs if p)
 
 
 def _resolve(node: Mapping[str, Any], defs: Mapping[str, Any]) -> Mapping[str, Any]:

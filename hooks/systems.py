@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from hooks import inference
 from hooks.crdgen import CustomResource
 from hooks.registry import Controller
 
-CONTROLLERS: tuple[Controller, ...] = ()
-CUSTOM_RESOURCES: tuple[CustomResource, ...] = ()
+CONTROLLERS: tuple[Controller, ...] = (*inference.CONTROLLERS,)
+CUSTOM_RESOURCES: tuple[CustomResource, ...] = (*inference.CUSTOM_RESOURCES,)

@@ -1,0 +1,57 @@
+"""InferenceModel (seed 003): models that scale to zero and share a node pool's memory budget.
+
+Modules, each one concern: `api` (models, CRD, names of labels, annotations and
+reasons), `demand` (cooldown and dependencies), `budget` (admission to a pool),
+`observe` (the request as views), `decide` (replicas and why), `rightsizing`,
+`children` (the Deployment), `status`, `shortage` (the InsufficientMemory
+message, shared with the router) and `controller` (hooks and wiring).
+
+What other processes (the request router, the metrics observer) reuse is
+re-exported here.
+"""
+
+from .api import (
+    INFERENCE_MODELS,
+    LAST_OBSERVATION_ANNOTATION,
+    LAST_REQUEST_ANNOTATION,
+    NODE_BUDGET_ANNOTATION,
+    PEAK_MEMORY_ANNOTATION,
+    POOL_LABEL,
+    REASON_DEPLOYED,
+    REASON_DEPLOYING,
+    REASON_EXTERNAL,
+    REASON_FAILED,
+    REASON_INSUFFICIENT_MEMORY,
+    REASON_PENDING,
+    REASON_SCALED_TO_ZERO,
+    REASON_TERMINATING,
+)
+from .controller import CONTROLLERS
+from .demand import DEFAULT_COOLDOWN, parse_cooldown, parse_time
+from .shortage import ShortageDetails, parse_shortage, shortage_of
+
+CUSTOM_RESOURCES = (INFERENCE_MODELS,)
+
+__all__ = [
+    "CONTROLLERS",
+    "CUSTOM_RESOURCES",
+    "DEFAULT_COOLDOWN",
+    "LAST_OBSERVATION_ANNOTATION",
+    "LAST_REQUEST_ANNOTATION",
+    "NODE_BUDGET_ANNOTATION",
+    "PEAK_MEMORY_ANNOTATION",
+    "POOL_LABEL",
+    "REASON_DEPLOYED",
+    "REASON_DEPLOYING",
+    "REASON_EXTERNAL",
+    "REASON_FAILED",
+    "REASON_INSUFFICIENT_MEMORY",
+    "REASON_PENDING",
+    "REASON_SCALED_TO_ZERO",
+    "REASON_TERMINATING",
+    "ShortageDetails",
+    "parse_cooldown",
+    "parse_shortage",
+    "parse_time",
+    "shortage_of",
+]

@@ -1,0 +1,244 @@
+"""What a sync sees: the request turned into small frozen views.
+
+The parent, its observed Deployment and the related objects (the pool's Nodes,
+the pool's Deployments, the InferenceModels of the pool and of the namespace)
+become `Model`, `Claim` and a budget. Objects are read leniently: a peer whose
+spec does not parse is left out of the queue, but its Deployment still counts
+against the budget, so a bad peer can only make admission more careful.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from functools import lru_cache
+from typing import Any
+
+from pydantic import ValidationError
+
+from hooks.contract import CompositeRequest, resource_key
+from hooks.k8s.names import stable_hash
+from hooks.k8s.objects import (
+    annotations_of,
+    is_deleting,
+    labels_of,
+    meta,
+    name_of,
+    namespace_of,
+)
+from hooks.k8s.quantity import QuantityError, parse_bytes
+
+from .api import (
+    API_VERSION,
+    KIND,
+    LAST_REQUEST_ANNOTATION,
+    MANAGED_LABEL,
+    MEMORY_ANNOTATION,
+    POOL_LABEL,
+    InferenceModelSpec,
+)
+from .budget import node_memory, pool_nodes
+from .children import deployment_name
+from .demand import DEFAULT_COOLDOWN, Demand, newest, parse_duration, parse_time
+
+MODELS_KEY = resource_key(API_VERSION, KIND)
+DEPLOYMENTS_KEY = resource_key("apps/v1", "Deployment")
+NODES_KEY = resource_key("v1", "Node")
+
+
+def pool_id(node_selector: Mapping[str, str]) -> str:
+    """The pool label value: a stable hash of the whole selector, order-independent."""
+    return _pool_hash(tuple(sorted(node_selector.items())))
+
+
+@lru_cache(maxsize=1024)
+def _pool_hash(pairs: tuple[tuple[str, str], ...]) -> str:
+    # Pure and called once per related model: memoised so a pool of 1,000 costs one hash.
+    return stable_hash(json.dumps(pairs, separators=(",", ":")), 16)
+
+
+memory_bytes = lru_cache(maxsize=1024)(parse_bytes)
+"""Bytes of a memory quantity; memoised, since a pool repeats a few sizes many times."""
+
+
+def pool_text(node_selector: Mapping[str, str]) -> str:
+    """The pool as people read it: `k=v` pairs sorted by key."""
+    pairs = ",".join(f"{k}={v}" for k, v in sorted(node_selector.items()))
+    return pairs or "(every node)"
+
+
+def model_key(namespace: str, name: str) -> str:
+    return f"{namespace}/{name}"
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    """One InferenceModel as admission and dependencies see it."""
+
+    key: str
+    name: str
+    spec: InferenceModelSpec
+    pool: str
+    labelled: bool
+    """Its pool label is the pool of its spec: its peers can see it."""
+    memory: int
+    cooldown: timedelta | None
+    """None when `cooldownPeriod` is not a usable duration."""
+    demand: Demand
+    ready: bool
+    deleting: bool
+
+    @property
+    def managed(self) -> bool:
+        """The controller runs its backend (it has a `containerImage`)."""
+        return bool(self.spec.container_image)
+
+
+def read_model(obj: Mapping[str, Any]) -> Model | None:
+    """The view of an InferenceModel, or None when its spec does not parse."""
+    try:
+        spec = InferenceModelSpec.model_validate(obj.get("spec") or {})
+        memory = memory_bytes(spec.memory)
+    except (ValidationError, QuantityError):
+        return None
+    namespace, name = namespace_of(obj), name_of(obj)
+    key = model_key(namespace, name)
+    cooldown = parse_duration(spec.cooldown_period)
+    last = newest(
+        parse_time(annotations_of(obj).get(LAST_REQUEST_ANNOTATION)),
+        parse_time(meta(obj).get("creationTimestamp")),
+    )
+    pool = pool_id(spec.node_selector)
+    status = obj.get("status")
+    deleting = is_deleting(obj)
+    return Model(
+        key=key,
+        name=name,
+        spec=spec,
+        pool=pool,
+        labelled=labels_of(obj).get(POOL_LABEL) == pool,
+        memory=memory,
+        cooldown=cooldown,
+        demand=Demand(
+            key=key,
+            namespace=namespace,
+            model_name=spec.model_name,
+            dependencies=tuple(spec.dependencies),
+            last=last,
+            cooldown=cooldown if cooldown is not None else DEFAULT_COOLDOWN,
+            deleting=deleting,
+        ),
+        ready=isinstance(status, Mapping) and status.get("ready") is True,
+        deleting=deleting,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A model's Deployment as the budget sees it."""
+
+    key: str
+    """The owning InferenceModel (`namespace/name`)."""
+    pool: str
+    memory: int
+    """What it was admitted with (its `inference.eh-ops.io/memory` annotation)."""
+    replicas: int
+    pods: int
+    ready_pods: int
+
+    @property
+    def occupying(self) -> bool:
+        """It wants pods or still has some: its memory is not free."""
+        return self.replicas > 0 or self.pods > 0
+
+
+def read_claim(deployment: Mapping[str, Any]) -> Claim:
+    spec, status = _fields(deployment, "spec"), _fields(deployment, "status")
+    try:
+        memory = memory_bytes(annotations_of(deployment).get(MEMORY_ANNOTATION, "0"))
+    except QuantityError:
+        memory = 0
+    return Claim(
+        key=model_key(namespace_of(deployment), owner_of(deployment)),
+        pool=labels_of(deployment).get(POOL_LABEL, ""),
+        memory=memory,
+        replicas=_count(spec, "replicas", 1),
+        pods=_count(status, "replicas", 0),
+        ready_pods=_count(status, "readyReplicas", 0),
+    )
+
+
+def owner_of(deployment: Mapping[str, Any]) -> str:
+    """The name of the InferenceModel a Deployment belongs to."""
+    for ref in meta(deployment).get("ownerReferences") or ():
+        if isinstance(ref, Mapping) and ref.get("controller") and ref.get("kind") == KIND:
+            return str(ref.get("name", ""))
+    return labels_of(deployment).get("app.kubernetes.io/name", name_of(deployment))
+
+
+def _fields(obj: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    value = obj.get(name)
+    return value if isinstance(value, Mapping) else {}
+
+
+def _count(fields: Mapping[str, Any], name: str, default: int) -> int:
+    value = fields.get(name, default)
+    return value if isinstance(value, int) else default
+
+
+@dataclass(frozen=True, slots=True)
+class World:
+    """Everything one sync decides from."""
+
+    me: Model
+    own: Claim | None
+    """The parent's own Deployment, as observed."""
+    namespace_models: Sequence[Model]
+    """The InferenceModels of the parent's namespace (dependencies), the parent included."""
+    pool_models: Sequence[Model]
+    """The InferenceModels labelled for the parent's pool, the parent included."""
+    claims: Sequence[Claim]
+    """The other models' Deployments in the pool."""
+    budget: int
+
+
+def observe(request: CompositeRequest, me: Model) -> World:
+    # Metacontroller only shows a parent its own children; `aihooks render` shows
+    # every Deployment as a child. Reading the others as claims serves both.
+    deployments = {
+        model_key(namespace_of(d), name_of(d)): d
+        for d in (*request.related_of(DEPLOYMENTS_KEY), *request.children_of(DEPLOYMENTS_KEY))
+    }
+    own_name = deployment_name(me.name)
+    observed = [d for d in request.children_of(DEPLOYMENTS_KEY) if name_of(d) == own_name]
+    own = replace(read_claim(observed[0]), key=me.key) if observed else None
+    models: dict[str, Model] = {}
+    for obj in request.related_of(MODELS_KEY):
+        model = read_model(obj)
+        if model is not None and model.key != me.key:
+            models[model.key] = model
+    namespace = me.demand.namespace
+    peers = [m for m in models.values() if m.pool == me.pool and m.labelled]
+    claims = [
+        claim
+        for claim in (
+            read_claim(d)
+            for d in deployments.values()
+            if labels_of(d).get(MANAGED_LABEL) == "true" and name_of(d) != own_name
+        )
+        if claim.pool == me.pool and claim.key != me.key
+    ]
+    nodes = pool_nodes(request.related_of(NODES_KEY), me.spec.node_selector)
+    return World(
+        me=me,
+        own=own,
+        namespace_models=sorted(
+            [me, *(m for m in models.values() if m.demand.namespace == namespace)],
+            key=lambda m: m.key,
+        ),
+        pool_models=sorted([me, *peers], key=lambda m: m.key),
+        claims=sorted(claims, key=lambda c: c.key),
+        budget=sum(node_memory(node) for node in nodes),
+    )
