@@ -36,3 +36,5 @@ def configure(level: str = "INFO") -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    # One line per HTTP request made is noise at INFO.
+    logging.getLogger("httpx").setLevel(max(root.level, logging.WARNING))

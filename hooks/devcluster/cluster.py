@@ -50,7 +50,7 @@ class ClusterStartError(RuntimeError):
     """A component did not start; the message names its log."""
 
 
-def _free_ports(count: int) -> list[int]:
+def free_ports(count: int) -> list[int]:
     """Distinct ports the kernel considers free right now (all sockets are
     held open together so no two answers collide)."""
     with contextlib.ExitStack() as stack:
@@ -58,6 +58,11 @@ def _free_ports(count: int) -> list[int]:
         for sock in sockets:
             sock.bind(("127.0.0.1", 0))
         return [sock.getsockname()[1] for sock in sockets]
+
+
+def free_port() -> int:
+    (port,) = free_ports(1)
+    return port
 
 
 def _condition_true(obj: Mapping[str, Any], kind: str) -> bool:
@@ -265,7 +270,7 @@ class LocalCluster:
 
     def _launch(self, files: ControlPlaneFiles) -> None:
         workdir = self.workdir
-        etcd_client, etcd_peer, apiserver, controller_manager, scheduler = _free_ports(5)
+        etcd_client, etcd_peer, apiserver, controller_manager, scheduler = free_ports(5)
         layout = components.Layout(
             files=files,
             pki=generate(workdir / "pki", components.SERVICE_IPS),

@@ -96,3 +96,6 @@ def pytest_runtest_makereport(
         local.keep_logs = True
         report.sections.append(("e2e cluster", f"control-plane logs: {local.log_dir}"))
     return report
+
+
+from tests.e2e.fixtures_controllers import controllers, hooks_server  # noqa: E402,F401
