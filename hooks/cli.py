@@ -49,6 +49,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         gen.add_argument("--check", action="store_true", help="fail if the files are stale")
         gen.set_defaults(run=_generate, what=name)
 
+    router = commands.add_parser(
+        "router",
+        help="serve the OpenAI-compatible request router for InferenceModels (docs/router.md)",
+    )
+    router.add_argument("--host", default=None, help="default: AIHOOKS_ROUTER_HOST or 0.0.0.0")
+    router.add_argument("--port", type=int, default=None, help="default: 8000")
+    router.add_argument(
+        "--namespace",
+        dest="namespaces",
+        action="append",
+        default=None,
+        help="serve only this namespace's models (repeat; default: every namespace)",
+    )
+    router.add_argument("--max-queue", type=int, default=None)
+    router.add_argument("--max-wait-seconds", type=float, default=None)
+    router.add_argument("--metrics-url", default=None, help="read metrics.k8s.io from this URL")
+    router.add_argument("--no-observer", dest="observer", action="store_const", const=False)
+    router.add_argument("--log-level", default=None, help="default: AIHOOKS_LOG_LEVEL or INFO")
+    router.set_defaults(run=_router)
+
+    dev = commands.add_parser(
+        "dev", help="run the project on a local control plane until interrupted"
+    )
+    dev.set_defaults(run=_dev)
+
     args = parser.parse_args(argv)
     result: int = args.run(args)
     return result
@@ -76,6 +101,25 @@ def _serve(args: argparse.Namespace) -> int:
         access_log=False,
     )
     return 0
+
+
+def _router(args: argparse.Namespace) -> int:
+    from hooks.router.config import RouterConfig
+    from hooks.router.main import run
+
+    flags = ("host", "port", "namespaces", "max_queue", "max_wait_seconds", "metrics_url")
+    overrides = {name: getattr(args, name) for name in (*flags, "observer")}
+    if overrides["namespaces"] is not None:
+        overrides["namespaces"] = tuple(overrides["namespaces"])
+    config = RouterConfig.from_env(**overrides)
+    return run(config, args.log_level or Settings.from_env().log_level)
+
+
+def _dev(args: argparse.Namespace) -> int:
+    from hooks.devcluster.dev import run
+
+    logs.configure(Settings.from_env().log_level)
+    return run()
 
 
 def _render(args: argparse.Namespace) -> int:
