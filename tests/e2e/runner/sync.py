@@ -178,6 +178,36 @@ def update_status(api: Api, kind: Kind, obj: JSON, status: JSON | None, *, injec
             raise
 
 
+def _start(api: Api, controller: JSON, kind: Kind, obj: JSON) -> tuple[JSON, bool] | None:
+    """Add the finalizer when the controller finalizes; None when there is nothing to do
+    (deleted, and no finalizer of ours holds the object)."""
+    name = finalizer_name(controller)
+    deleting = bool(obj["metadata"].get("deletionTimestamp"))
+    finalizes = "finalize" in controller["spec"]["hooks"]
+    if deleting and (not finalizes or name not in (obj["metadata"].get("finalizers") or [])):
+        return None
+    if finalizes and not deleting:
+        obj = set_finalizer(api, kind, obj, name, True)
+    return obj, deleting
+
+
+def _call_and_finalize(
+    api: Api,
+    client: httpx.Client,
+    controller: JSON,
+    kind: Kind,
+    obj: JSON,
+    body: JSON,
+    fields: frozenset[str],
+) -> JSON:
+    """Call sync (or finalize while deleting); drop the finalizer once it says finalized."""
+    hook = controller["spec"]["hooks"]["finalize" if body["finalizing"] else "sync"]
+    answer = hooks.call(client, hook, body, fields)
+    if body["finalizing"] and answer.get("finalized"):
+        set_finalizer(api, kind, obj, finalizer_name(controller), False)
+    return answer
+
+
 def sync_composite(
     api: Api,
     client: httpx.Client,
@@ -188,14 +218,10 @@ def sync_composite(
     related: dict[str, dict[str, JSON]],
 ) -> float | None:
     spec = controller["spec"]
-    hook_set = spec["hooks"]
-    name = finalizer_name(controller)
-    deleting = bool(parent["metadata"].get("deletionTimestamp"))
-    finalizes = "finalize" in hook_set
-    if deleting and (not finalizes or name not in (parent["metadata"].get("finalizers") or [])):
+    started = _start(api, controller, parent_kind, parent)
+    if started is None:
         return None
-    if finalizes and not deleting:
-        parent = set_finalizer(api, parent_kind, parent, name, True)
+    parent, deleting = started
     body = {
         "controller": controller,
         "parent": parent,
@@ -203,11 +229,9 @@ def sync_composite(
         "related": related,
         "finalizing": deleting,
     }
-    answer = hooks.call(
-        client, hook_set["finalize" if deleting else "sync"], body, hooks.COMPOSITE_FIELDS
+    answer = _call_and_finalize(
+        api, client, controller, parent_kind, parent, body, hooks.COMPOSITE_FIELDS
     )
-    if deleting and answer.get("finalized"):
-        set_finalizer(api, parent_kind, parent, name, False)
     rules = child_rules(api, spec.get("childResources") or [])
     labels = {"controller-uid": parent["metadata"]["uid"]} if spec.get("generateSelector") else {}
     manage_children(
@@ -228,14 +252,10 @@ def sync_decorator(
     related: dict[str, dict[str, JSON]],
 ) -> float | None:
     spec = controller["spec"]
-    hook_set = spec["hooks"]
-    name = finalizer_name(controller)
-    deleting = bool(obj["metadata"].get("deletionTimestamp"))
-    finalizes = "finalize" in hook_set
-    if deleting and (not finalizes or name not in (obj["metadata"].get("finalizers") or [])):
+    started = _start(api, controller, kind, obj)
+    if started is None:
         return None
-    if finalizes and not deleting:
-        obj = set_finalizer(api, kind, obj, name, True)
+    obj, deleting = started
     body = {
         "controller": controller,
         "object": obj,
@@ -243,9 +263,7 @@ def sync_decorator(
         "related": related,
         "finalizing": deleting,
     }
-    answer = hooks.call(
-        client, hook_set["finalize" if deleting else "sync"], body, hooks.DECORATOR_FIELDS
-    )
+    answer = _call_and_finalize(api, client, controller, kind, obj, body, hooks.DECORATOR_FIELDS)
     meta = obj["metadata"]
     patch: JSON = {}
     for field in ("labels", "annotations"):
@@ -260,8 +278,6 @@ def sync_decorator(
             patch[field] = change
     if patch:
         obj = api.merge_patch(kind, meta.get("namespace"), meta["name"], {"metadata": patch})
-    if deleting and answer.get("finalized"):
-        obj = set_finalizer(api, kind, obj, name, False)
     rules = child_rules(api, spec.get("attachments") or [])
     manage_children(
         api,
