@@ -50,6 +50,14 @@ def test_composite_controller_object_shape() -> None:
     ]
 
 
+def test_children_follow_their_parent_in_place() -> None:
+    """Every child's content follows its parent; the default OnDelete would never update it."""
+    for controller in CONTROLLERS:
+        spec = controller_object(controller)["spec"]
+        for rule in spec.get("childResources", []) + spec.get("attachments", []):
+            assert rule["updateStrategy"] == {"method": "InPlace"}, (controller.name, rule)
+
+
 def test_controller_names_are_unique() -> None:
     names = [c.name for c in CONTROLLERS]
     assert len(names) == len(set(names))
