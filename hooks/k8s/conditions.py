@@ -75,9 +75,9 @@ def merge_conditions(
         status: ConditionStatus = (
             "Unknown" if want.status is None else "True" if want.status else "False"
         )
-        old = before.get(want.type)
-        changed = old is None or old.get("status") != status or not old.get("lastTransitionTime")
-        since = rfc3339(now) if changed else str(old["lastTransitionTime"])  # type: ignore[index]
+        old = before.get(want.type) or {}
+        kept = old.get("lastTransitionTime") if old.get("status") == status else None
+        since = str(kept) if kept else rfc3339(now)
         condition = Condition(
             type=want.type,
             status=status,
