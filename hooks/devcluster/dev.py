@@ -89,6 +89,8 @@ Logs: {cluster.log_dir}
   kubectl get nodes -L inference-pool
   kubectl apply -f {REPO_ROOT / "examples" / "inference"}
   kubectl get inferencemodels
+  kubectl apply -f {REPO_ROOT / "examples" / "prem"}
+  kubectl get aideployments,aimodelmaps,autonodelabelers
 
 Press Ctrl-C to stop and remove everything.
 """

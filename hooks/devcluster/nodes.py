@@ -57,6 +57,8 @@ A100_LABELS = {
     "nvidia.com/gpu.product": "NVIDIA-A100-SXM4-80GB",
     "nvidia.com/gpu.memory": "81920",
     "nvidia.com/gpu.count": "1",
+    "nvidia.com/gpu.compute.major": "8",
+    "nvidia.com/gpu.compute.minor": "0",
 }
 
 DEFAULT_NODES = (

@@ -1,7 +1,7 @@
 """Prem (seed 004): AIDeployment, AIModelMap and AutoNodeLabeler, group premlabs.io/v1alpha1."""
 
-from hooks.prem.nodelabeler import CONTROLLERS as _LABELER_CONTROLLERS
-from hooks.prem.nodelabeler import CUSTOM_RESOURCES as _LABELER_RESOURCES
+from hooks.prem import aideployment, modelmap, nodelabeler
+from hooks.prem.api import AI_DEPLOYMENTS, AI_MODEL_MAPS
 
-CONTROLLERS = (*_LABELER_CONTROLLERS,)
-CUSTOM_RESOURCES = (*_LABELER_RESOURCES,)
+CONTROLLERS = (*aideployment.CONTROLLERS, *modelmap.CONTROLLERS, *nodelabeler.CONTROLLERS)
+CUSTOM_RESOURCES = (AI_DEPLOYMENTS, AI_MODEL_MAPS, *nodelabeler.CUSTOM_RESOURCES)

@@ -39,12 +39,11 @@ from hooks.crdgen import CustomResource, PrinterColumn
 from hooks.k8s.conditions import CONDITIONS_SCHEMA_EXTRA, Condition, Want, merge_conditions
 from hooks.k8s.model import KubeModel
 from hooks.k8s.objects import JSON, annotations_of, generation_of, is_deleting, labels_of, name_of
+from hooks.prem.api import API_VERSION, GROUP, VERSION
 from hooks.prem.gpu_classes import gpu_labels
 from hooks.registry import Controller, Resource
 from hooks.settings import Settings
 
-GROUP, VERSION = "premlabs.io", "v1alpha1"
-API_VERSION = f"{GROUP}/{VERSION}"
 OWNED_ANNOTATION = "premlabs.io/auto-labels"
 LABELERS_KEY = f"AutoNodeLabeler.{API_VERSION}"
 NODES_KEY = "Node.v1"

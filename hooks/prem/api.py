@@ -1,0 +1,316 @@
+"""The AIDeployment and AIModelMap APIs (seed 004): models, constants and CRDs.
+
+Every field of the original operator keeps its name, type and nesting, so its
+manifests apply unchanged (including `deployment:` or `labels:` left empty,
+which YAML reads as null). Objects the original took from core/v1 (`env`,
+`resources`, the pod `template`) are kept open where the API server validates
+them anyway: on the Deployment this project builds from them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import ConfigDict, Field
+
+from hooks.crdgen import CustomResource, PrinterColumn
+from hooks.k8s.conditions import CONDITIONS_SCHEMA_EXTRA, Condition
+from hooks.k8s.model import KubeModel
+
+GROUP, VERSION = "premlabs.io", "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+
+# The original's labels and annotations, kept so that its selectors still work.
+DEPLOYMENT_LABEL = "mlcontroller.premlabs.io/ai-deployment"
+"""On every child (label on the pods and the Deployment, annotation on Service and Ingress)."""
+SPREAD_LABEL = "mlcontroller.premlabs.io/spread-topology"
+MODEL_MAP_LABEL = "mlcontroller.premlabs.io/aimodelmap"
+"""On an AIModelMap's ConfigMap (label and annotation), with the map's name."""
+USES_MAP_PREFIX = "maps.premlabs.io/"
+"""On an AIDeployment, one label per AIModelMap it references (`maps.premlabs.io/<hash>`,
+value the map's name), so that a map can find its users with a label selector."""
+CONFIG_HASH_ANNOTATION = "premlabs.io/engine-config-hash"
+"""On the pod template: a hash of the engine config files, so an edit rolls the pods."""
+
+ENGINES = ("localai", "vllm", "deepspeed-mii", "triton", "generic")
+MAP_ENGINES = ("localai", "vllm", "deepspeed-mii", "tensor_rt")
+
+# Condition types and reasons, in one place.
+READY, AVAILABLE, MODELS_RESOLVED = "Ready", "Available", "ModelsResolved"
+REASON_AVAILABLE = "Available"
+REASON_DEPLOYING = "Deploying"
+REASON_UNAVAILABLE = "Unavailable"
+REASON_SCALED_TO_ZERO = "ScaledToZero"
+REASON_INVALID_SPEC = "InvalidSpec"
+REASON_UNKNOWN_ENGINE = "UnknownEngine"
+REASON_MODELS_RESOLVED = "Resolved"
+REASON_MAP_NOT_FOUND = "ModelMapNotFound"
+REASON_VARIANT_NOT_FOUND = "VariantNotFound"
+REASON_MODELS_UNRESOLVED = "ModelsUnresolved"
+
+_DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+_DOMAIN = r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+_ALPHANUMERIC = r"^[A-Za-z0-9]+$"
+_OPEN: dict[str, Any] = {"x-kubernetes-preserve-unknown-fields": True}
+
+
+class AIEngine(KubeModel):
+    """The model server that runs the models."""
+
+    name: str = Field(min_length=1, json_schema_extra={"enum": list(ENGINES)})
+    """One of localai, vllm, deepspeed-mii, triton or generic (the user's pod template)."""
+    options: dict[str, str] | None = None
+    """Engine options: imageRepository and imageTag override the image; for vllm, dtype
+    and quantization override the model's dataType and quantization."""
+
+
+class Endpoint(KubeModel):
+    """A domain the models are served on: one Ingress rule."""
+
+    domain: str = Field(max_length=253, pattern=_DOMAIN)
+    """The host name of the Ingress rule."""
+    port: int | None = Field(default=None, ge=1, le=65535)
+    """For the generic engine, the container port served (the first endpoint's is the
+    Service port); the other engines serve on their own port."""
+
+
+class EnvVar(KubeModel):
+    """An environment variable of the serving container (core/v1 EnvVar)."""
+
+    name: str = Field(min_length=1)
+    value: str | None = None
+    value_from: dict[str, Any] | None = Field(default=None, json_schema_extra=_OPEN)
+
+
+class ObjectMetadata(KubeModel):
+    """Labels and annotations to put on a child."""
+
+    labels: dict[str, str] | None = None
+    annotations: dict[str, str] | None = None
+
+
+class Ingress(ObjectMetadata):
+    """The Ingress made when `endpoint` lists domains."""
+
+    tls: bool | None = None
+    """Serve the domains over TLS with the certificate in the Secret `<name>-tls`."""
+
+
+class Probe(KubeModel):
+    """Overrides of the engine's probe, merged field by field; unset fields keep the default."""
+
+    initial_delay_seconds: int | None = Field(default=None, ge=0)
+    timeout_seconds: int | None = Field(default=None, ge=0)
+    period_seconds: int | None = Field(default=None, ge=0)
+    success_threshold: int | None = Field(default=None, ge=0)
+    failure_threshold: int | None = Field(default=None, ge=0)
+    termination_grace_period_seconds: int | None = Field(default=None, ge=0)
+
+
+class Version(KubeModel):
+    """A GPU compute capability, e.g. 8.0 for Ampere."""
+
+    major: int = Field(ge=0)
+    minor: int | None = Field(default=None, ge=0)
+
+
+class Accelerator(KubeModel):
+    """The GPU the serving container needs."""
+
+    interface: Literal["CUDA", "ROCm", "OpenCL"]
+    """CUDA requests nvidia.com/gpu with runtime class nvidia; ROCm requests amd.com/gpu."""
+    min_version: Version | None = None
+    """For CUDA, the least compute capability, matched against the GPU feature discovery
+    labels nvidia.com/gpu.compute.major and .minor by node affinity."""
+
+
+class ResourceRequirements(KubeModel):
+    """Requests and limits of the serving container (core/v1 ResourceRequirements)."""
+
+    requests: dict[str, int | str] | None = None
+    limits: dict[str, int | str] | None = None
+
+
+class DeploymentSpec(KubeModel):
+    """How the serving pods run."""
+
+    labels: dict[str, str] | None = None
+    """Labels on the pods."""
+    annotations: dict[str, str] | None = None
+    """Annotations on the pods."""
+    accelerator: Accelerator | None = None
+    resources: ResourceRequirements | None = None
+    node_selector: dict[str, str] | None = None
+    replicas: int | None = Field(default=None, ge=0)
+    """Pod replicas (default 1)."""
+    template: dict[str, Any] | None = Field(default=None, json_schema_extra=_OPEN)
+    """A pod template (core/v1 PodTemplateSpec) to start from; for the generic engine, its
+    first container is the model server and becomes `serving`."""
+    startup_probe: Probe | None = None
+    readiness_probe: Probe | None = None
+    liveness_probe: Probe | None = None
+
+
+class AIModelSpec(KubeModel):
+    """What a model is: where to get it and how to run it."""
+
+    uri: str | None = None
+    """A name or URL the engine understands; LocalAI and Triton download http(s) URLs."""
+    quantization: str | None = Field(default=None, pattern=_ALPHANUMERIC)
+    """e.g. awq or gptq (vllm --quantization)."""
+    data_type: str | None = Field(default=None, pattern=_ALPHANUMERIC)
+    """e.g. float16 or bfloat16 (vllm --dtype)."""
+    engine_config_file: str | None = None
+    """The engine's model configuration (for LocalAI, its model YAML)."""
+
+
+class AIModelMapReference(KubeModel):
+    """A variant of an AIModelMap."""
+
+    namespace: str | None = None
+    """The map's namespace (default: the AIDeployment's)."""
+    name: str = Field(min_length=1)
+    variant: str = Field(min_length=1)
+
+
+class AIModel(AIModelSpec):
+    """A model to serve: inline, or a map variant whose fields apply unless set here."""
+
+    model_map_ref: AIModelMapReference | None = None
+    options: dict[str, str] | None = None
+
+
+class AIDeploymentSpec(KubeModel):
+    """The desired state of an AI deployment."""
+
+    endpoint: list[Endpoint] | None = None
+    """Domains to serve on, one Ingress rule each; no endpoints, no Ingress."""
+    engine: AIEngine
+    env: list[EnvVar] | None = None
+    """Environment of the serving container."""
+    args: list[str] | None = None
+    """Arguments appended to the engine's own."""
+    service: ObjectMetadata | None = None
+    deployment: DeploymentSpec | None = None
+    ingress: Ingress | None = None
+    models: list[AIModel] | None = None
+
+
+class EndpointStatus(KubeModel):
+    domain: str
+    url: str
+
+
+class AIDeploymentStatus(KubeModel):
+    """The observed state of the AI deployment."""
+
+    status: Literal["Ready", "NotReady", "Failed"] | None = None
+    """The original summary: Ready, NotReady or Failed."""
+    err_msg: str | None = None
+    """Why the status is Failed."""
+    replicas: int | None = None
+    """Desired pod replicas."""
+    ready_replicas: int | None = None
+    ready: str | None = None
+    """Ready pods over desired, e.g. 1/1."""
+    image: str | None = None
+    """The image of the serving container."""
+    endpoints: list[EndpointStatus] | None = None
+    """The URL per endpoint domain."""
+    conditions: list[Condition] = Field(
+        default_factory=list, json_schema_extra=CONDITIONS_SCHEMA_EXTRA
+    )
+    """Ready, Available and ModelsResolved."""
+    observed_generation: int | None = None
+
+
+_UNIQUE_VARIANTS: dict[str, Any] = {
+    "maxItems": 256,
+    "x-kubernetes-validations": [
+        {
+            "rule": "self.all(a, self.exists_one(b, b.variant == a.variant))",
+            "message": "variant names must be unique within an engine",
+        }
+    ],
+}
+
+
+class AIModelVariant(AIModelSpec):
+    """One variant of the model for one engine."""
+
+    variant: str = Field(max_length=63, pattern=_DNS_LABEL)
+    """The variant's name, a DNS label (e.g. base, q4-k-m, awq)."""
+
+
+class AIModelMapSpec(KubeModel):
+    """The variants of one model, per engine."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    localai: list[AIModelVariant] | None = Field(default=None, json_schema_extra=_UNIQUE_VARIANTS)
+    vllm: list[AIModelVariant] | None = Field(default=None, json_schema_extra=_UNIQUE_VARIANTS)
+    deepspeed_mii: list[AIModelVariant] | None = Field(
+        default=None, alias="deepspeed-mii", json_schema_extra=_UNIQUE_VARIANTS
+    )
+    tensor_rt: list[AIModelVariant] | None = Field(
+        default=None, alias="tensor_rt", json_schema_extra=_UNIQUE_VARIANTS
+    )
+    """Variants for the triton engine."""
+
+    def variants(self, engine: str) -> list[AIModelVariant]:
+        """The variants for a map engine key (localai, vllm, deepspeed-mii, tensor_rt)."""
+        found = {
+            "localai": self.localai,
+            "vllm": self.vllm,
+            "deepspeed-mii": self.deepspeed_mii,
+            "tensor_rt": self.tensor_rt,
+        }.get(engine)
+        return list(found or ())
+
+
+class AIModelMapStatus(KubeModel):
+    """What the map offers and who uses it."""
+
+    variants: dict[str, list[str]] = Field(default_factory=dict)
+    """Variant names per engine."""
+    variant_count: int = 0
+    used_by: list[str] = Field(default_factory=list)
+    """The AIDeployments (namespace/name) that reference the map, the first 50 by name."""
+    used_by_count: int = 0
+    conditions: list[Condition] = Field(
+        default_factory=list, json_schema_extra=CONDITIONS_SCHEMA_EXTRA
+    )
+    observed_generation: int | None = None
+
+
+AI_DEPLOYMENTS = CustomResource(
+    group=GROUP,
+    version=VERSION,
+    kind="AIDeployment",
+    plural="aideployments",
+    spec=AIDeploymentSpec,
+    status=AIDeploymentStatus,
+    short_names=("aid",),
+    categories=("aihooks", "prem"),
+    description="An AI model server: engine, models, pods, Service and Ingress.",
+    printer_columns=(
+        PrinterColumn("Engine", "string", ".spec.engine.name"),
+        PrinterColumn("Status", "string", ".status.status"),
+        PrinterColumn("Ready", "string", ".status.ready"),
+    ),
+)
+AI_MODEL_MAPS = CustomResource(
+    group=GROUP,
+    version=VERSION,
+    kind="AIModelMap",
+    plural="aimodelmaps",
+    spec=AIModelMapSpec,
+    status=AIModelMapStatus,
+    short_names=("aimm",),
+    categories=("aihooks", "prem"),
+    description="A catalog entry: the variants of one model for each engine.",
+    printer_columns=(
+        PrinterColumn("Variants", "integer", ".status.variantCount"),
+        PrinterColumn("Used By", "integer", ".status.usedByCount"),
+    ),
+)
