@@ -116,10 +116,16 @@ def _router(args: argparse.Namespace) -> int:
 
 
 def _dev(args: argparse.Namespace) -> int:
-    from hooks.devcluster.dev import run
+    from hooks.devcluster import BinariesError, ClusterStartError
+    from hooks.devcluster.dev import DevError, run
+    from hooks.devcluster.stack import StackError
 
     logs.configure(Settings.from_env().log_level)
-    return run()
+    try:
+        return run()
+    except (BinariesError, ClusterStartError, DevError, StackError) as error:
+        sys.stderr.write(f"aihooks dev: {error}\n")
+        return 1
 
 
 def _render(args: argparse.Namespace) -> int:

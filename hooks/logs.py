@@ -36,5 +36,6 @@ def configure(level: str = "INFO") -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
-    # One line per HTTP request made is noise at INFO.
-    logging.getLogger("httpx").setLevel(max(root.level, logging.WARNING))
+    # One line per HTTP request made is noise at INFO (lightkube's client is httpx2).
+    for name in ("httpx", "httpx2"):
+        logging.getLogger(name).setLevel(max(root.level, logging.WARNING))

@@ -36,18 +36,25 @@ def serve_hooks(log_dir: Path, timeout: float = 30.0) -> tuple[Process, str]:
         log_dir / "aihooks-serve.log",
     )
     url = f"http://127.0.0.1:{port}"
+    _wait_ready(process, f"{url}/readyz", timeout)
+    return process, url
+
+
+def _wait_ready(process: Process, url: str, timeout: float) -> None:
+    """Until url answers 200; the process' log tail in the error if it exits or times out."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.exit_code() is not None:
-            raise StackError(f"aihooks serve exited:\n{process.tail()}")
+            process.kill()
+            raise StackError(f"{process.name} exited:\n{process.tail()}")
         try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return process, url
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
     process.kill()
-    raise StackError(f"aihooks serve not ready after {timeout:.0f}s:\n{process.tail()}")
+    raise StackError(f"{process.name} not ready after {timeout:.0f}s:\n{process.tail()}")
 
 
 def crd_files(files: ControlPlaneFiles) -> list[Path]:
@@ -72,10 +79,17 @@ def controller_objects(hook_base_url: str) -> list[dict[str, Any]]:
 
 
 def start_metacontroller(
-    binary: Path, cluster: LocalCluster, objects: list[dict[str, Any]]
+    binary: Path, cluster: LocalCluster, objects: list[dict[str, Any]], timeout: float = 30.0
 ) -> Process:
-    """Metacontroller out of cluster against the local API server, with the objects applied."""
+    """Metacontroller out of cluster against the local API server, with the objects applied.
+
+    A local API server takes far more than client-go's default 5 requests per second;
+    the higher limits keep a test from waiting on Metacontroller's own throttle.
+    """
+    if not binary.is_file():
+        raise StackError(f"METACONTROLLER_BIN={binary} is not a file")
     cluster.apply_crds([METACONTROLLER_CRDS])
+    health = f"127.0.0.1:{free_port()}"
     process = Process(
         "metacontroller",
         [
@@ -83,11 +97,14 @@ def start_metacontroller(
             f"--kubeconfig={cluster.kubeconfig}",
             "--discovery-interval=1s",
             "--metrics-address=0",
-            f"--health-probe-bind-address=127.0.0.1:{free_port()}",
+            f"--health-probe-bind-address={health}",
+            "--client-go-qps=100",
+            "--client-go-burst=200",
             "--zap-log-level=4",
         ],
         cluster.log_dir / "metacontroller.log",
     )
+    _wait_ready(process, f"http://{health}/readyz", timeout)
     with cluster.http() as http:
         for obj in objects:
             plural = obj["kind"].lower() + "s"

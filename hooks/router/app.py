@@ -29,7 +29,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from hooks.router import errors
 from hooks.router.catalog import Catalog
 from hooks.router.config import RouterConfig
-from hooks.router.decide import Forward, Hold, decide, timed_out, unknown_model
+from hooks.router.decide import Forward, Hold, decide, shutting_down, timed_out, unknown_model
 from hooks.router.errors import Rejection
 from hooks.router.metrics import OTHER_MODEL, RouterMetrics
 from hooks.router.proxy import Upstream, backend_url, relay, request_headers
@@ -49,6 +49,7 @@ CLIENT_CLOSED = 499
 
 T = TypeVar("T")
 Loop = Callable[[], Coroutine[Any, Any, None]]
+Closer = Callable[[], Awaitable[None]]
 
 
 class Demand(Protocol):
@@ -67,6 +68,7 @@ class Router:
         upstream: Upstream,
         metrics: RouterMetrics,
         background: Sequence[Loop] = (),
+        closers: Sequence[Closer] = (),
     ) -> None:
         self.config = config
         self.catalog = catalog
@@ -74,8 +76,11 @@ class Router:
         self.upstream = upstream
         self.metrics = metrics
         self._background = background
+        self._closers = closers
         self._tasks: list[asyncio.Task[None]] = []
         self._waiting: dict[str, int] = {}
+        self._draining = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -98,6 +103,7 @@ class Router:
                 return
 
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         for loop in self._background:
             task = asyncio.create_task(loop())
             task.add_done_callback(_report_crash)
@@ -111,6 +117,18 @@ class Router:
                 await task
         self._tasks.clear()
         await self.upstream.aclose()
+        for close in self._closers:
+            await close()
+
+    @property
+    def draining(self) -> bool:
+        return self._draining.is_set()
+
+    def drain(self) -> None:
+        """Answer every held request 503 now: the server is going away (safe from a
+        signal handler). The server finishes the requests already forwarded."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._draining.set)
 
     # HTTP
 
@@ -241,6 +259,9 @@ class Router:
                 if isinstance(decision, Rejection):
                     outcome = decision.reason
                     return decision
+                if self._draining.is_set():
+                    outcome = errors.SHUTTING_DOWN
+                    return shutting_down(model, config=config)
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     outcome = errors.WAKE_TIMEOUT
@@ -249,9 +270,7 @@ class Router:
                 # Held requests are demand: keep it fresh while the model takes its time.
                 self.demand.record(view)
                 wait = min(remaining, demand_interval(view.cooldown, config).total_seconds())
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(wait):
-                        await changed.wait()
+                await _first(changed.wait(), self._draining.wait(), timeout=wait)
         finally:
             self._waiting[model] -= 1
             if not self._waiting[model]:
@@ -276,9 +295,10 @@ def create_app(
     upstream: Upstream,
     metrics: RouterMetrics | None = None,
     background: Sequence[Loop] = (),
+    closers: Sequence[Closer] = (),
 ) -> Router:
     """The router app; `background` loops (watch feeds, demand writer, observer) run
-    between the server's startup and shutdown."""
+    between the server's startup and shutdown, `closers` run after them."""
     return Router(
         config=config,
         catalog=catalog,
@@ -286,6 +306,7 @@ def create_app(
         upstream=upstream,
         metrics=metrics or RouterMetrics(),
         background=background,
+        closers=closers,
     )
 
 
@@ -390,3 +411,13 @@ def _report_crash(task: asyncio.Task[None]) -> None:
     error = task.exception()
     if error is not None:
         log.error("a background loop of the router stopped", exc_info=error)
+
+
+async def _first(*waits: Coroutine[Any, Any, Any], timeout: float) -> None:
+    """Until the first of the waits returns, or the timeout; the others are cancelled."""
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()

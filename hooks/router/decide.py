@@ -103,3 +103,13 @@ def timed_out(
         f"Model '{model}' did not become ready within {waited:.0f}s{state}; retry later.",
         retry_after=config.retry_after_seconds,
     )
+
+
+def shutting_down(model: str, *, config: RouterConfig) -> Rejection:
+    """The answer to a held request when the router stops: retry on another replica."""
+    return Rejection(
+        503,
+        errors.SHUTTING_DOWN,
+        f"The router is shutting down while '{model}' is not ready yet; retry.",
+        retry_after=config.retry_after_seconds,
+    )

@@ -27,6 +27,7 @@ MODEL_DISABLED = "model_disabled"
 BACKEND_UNAVAILABLE = "backend_unavailable"
 BACKEND_TIMEOUT = "backend_timeout"
 CLIENT_DISCONNECTED = "client_disconnected"
+SHUTTING_DOWN = "shutting_down"
 
 REASONS = (
     MODEL_NOT_FOUND,
@@ -42,6 +43,7 @@ REASONS = (
     BACKEND_UNAVAILABLE,
     BACKEND_TIMEOUT,
     CLIENT_DISCONNECTED,
+    SHUTTING_DOWN,
 )
 """Every rejection reason, so the metric's series exist (at zero) from the start."""
 

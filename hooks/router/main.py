@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from types import FrameType
 from typing import Any
 
 import uvicorn
 
 from hooks import logs
 from hooks.router import kube
-from hooks.router.app import Loop, Router, create_app
+from hooks.router.app import Closer, Loop, Router, create_app
 from hooks.router.catalog import Catalog
 from hooks.router.config import RouterConfig
 from hooks.router.demand import DemandRecorder
@@ -25,8 +26,11 @@ def wall_clock() -> datetime:
 
 def build(config: RouterConfig, client: Any | None = None) -> Router:
     """The router as it runs in a cluster; `client` is a lightkube AsyncClient (tests pass
-    one built from their kubeconfig)."""
-    client = client or kube.new_client()
+    one built from their kubeconfig, and close it themselves)."""
+    closers: list[Closer] = []
+    if client is None:
+        client = kube.new_client()
+        closers.append(client.close)
     catalog = Catalog()
     metrics = RouterMetrics()
     writer = kube.KubeAnnotations(client)
@@ -36,11 +40,13 @@ def build(config: RouterConfig, client: Any | None = None) -> Router:
         demand.run,
     ]
     if config.observer:
-        source: MetricsSource = (
-            kube.HttpPodMetrics(config.metrics_url, config.namespaces)
-            if config.metrics_url
-            else kube.KubePodMetrics(client, config.namespaces)
-        )
+        source: MetricsSource
+        if config.metrics_url:
+            http_source = kube.HttpPodMetrics(config.metrics_url, config.namespaces)
+            closers.append(http_source.aclose)
+            source = http_source
+        else:
+            source = kube.KubePodMetrics(client, config.namespaces)
         observer = PeakObserver(
             source, writer, catalog, config=config, metrics=metrics, clock=wall_clock
         )
@@ -52,11 +58,23 @@ def build(config: RouterConfig, client: Any | None = None) -> Router:
         upstream=Upstream(new_pool(config), config),
         metrics=metrics,
         background=loops,
+        closers=closers,
     )
 
 
+class _Server(uvicorn.Server):
+    """uvicorn, telling the router to let its held requests go as soon as a signal asks
+    the server to exit (uvicorn waits for open requests before the lifespan shutdown)."""
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        app = self.config.app
+        if isinstance(app, Router):
+            app.drain()
+        super().handle_exit(sig, frame)
+
+
 def server(app: Router, config: RouterConfig, log_level: str = "info") -> uvicorn.Server:
-    return uvicorn.Server(
+    return _Server(
         uvicorn.Config(
             app,
             host=config.host,

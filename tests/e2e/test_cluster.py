@@ -29,6 +29,7 @@ from lightkube.resources.core_v1 import Pod, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
 from hooks.devcluster import ControlPlaneFiles, LocalCluster, NodeSpec, field_schema
+from hooks.devcluster.stack import StackError, start_metacontroller
 from tests.e2e.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -189,3 +190,18 @@ def test_teardown_leaves_no_process_and_no_directory(
         _start_then_fail(controlplane_files, seen)
     assert [pid for pid in seen["pids"] if not _gone(pid)] == []
     assert not seen["workdir"].exists()
+
+
+def test_a_metacontroller_binary_that_cannot_run_is_reported(
+    cluster: LocalCluster, tmp_path: Path
+) -> None:
+    """METACONTROLLER_BIN pointing at nothing, or at a binary that exits, fails with its output."""
+    with pytest.raises(StackError, match="is not a file"):
+        start_metacontroller(tmp_path / "missing", cluster, [])
+    broken = tmp_path / "metacontroller"
+    broken.write_text(
+        "#!/bin/sh\necho 'flag provided but not defined: -client-go-qps' >&2\nexit 2\n"
+    )
+    broken.chmod(0o755)
+    with pytest.raises(StackError, match="flag provided but not defined"):
+        start_metacontroller(broken, cluster, [])

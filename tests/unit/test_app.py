@@ -126,3 +126,19 @@ def test_json_logs(capsys: pytest.CaptureFixture[str]) -> None:
     assert entry["message"] == "hello"
     assert entry["parent"] == "Widget ns/w1"
     assert entry["level"] == "INFO"
+
+
+@pytest.mark.parametrize("client_logger", ["httpx", "httpx2"])
+def test_http_client_request_lines_are_quiet_at_info(client_logger: str) -> None:
+    """One INFO line per outbound request (the router, lightkube) would drown the log."""
+    from hooks import logs
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        logs.configure("INFO")
+        assert not logging.getLogger(client_logger).isEnabledFor(logging.INFO)
+        assert logging.getLogger(client_logger).isEnabledFor(logging.WARNING)
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)

@@ -280,6 +280,27 @@ def test_queue_overflow_is_429_and_timeout_is_503_both_with_retry_after() -> Non
     run(scenario())
 
 
+def test_held_requests_are_answered_503_when_the_router_drains() -> None:
+    async def scenario() -> None:
+        async with rig(max_wait_seconds=60, retry_after_seconds=4) as r:
+            r.put(ready=False, reason="ScaledToZero")
+            held = asyncio.create_task(
+                r.client.post("/v1/chat/completions", json={"model": "llama"})
+            )
+            await eventually(lambda: r.metric("aihooks_router_held_requests", model="llama") == 1)
+            started = time.monotonic()
+            r.router.drain()
+            response = await asyncio.wait_for(held, 3)
+            assert time.monotonic() - started < 1
+            assert response.status_code == 503
+            assert response.headers["retry-after"] == "4"
+            assert error_of(response)["code"] == "shutting_down"
+            assert r.metric("aihooks_router_holds_total", model="llama", outcome="shutting_down")
+            assert r.backend.stats.requests == 0
+
+    run(scenario())
+
+
 def test_insufficient_memory_is_429_with_the_details_body() -> None:
     async def scenario() -> None:
         async with rig(insufficient_memory_retry_after_seconds=120) as r:
