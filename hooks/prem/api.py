@@ -78,15 +78,21 @@ class EnvVar(KubeModel):
     """An environment variable of the serving container (core/v1 EnvVar)."""
 
     name: str = Field(min_length=1)
+    """The variable's name."""
     value: str | None = None
+    """Its value."""
     value_from: dict[str, Any] | None = Field(default=None, json_schema_extra=_OPEN)
+    """Where the value comes from instead (core/v1 EnvVarSource: a Secret or ConfigMap key,
+    a field of the pod)."""
 
 
 class ObjectMetadata(KubeModel):
     """Labels and annotations to put on a child."""
 
     labels: dict[str, str] | None = None
+    """Labels added to the object's own."""
     annotations: dict[str, str] | None = None
+    """Annotations added to the object's own (e.g. an ingress class or cert-manager issuer)."""
 
 
 class Ingress(ObjectMetadata):
@@ -100,18 +106,26 @@ class Probe(KubeModel):
     """Overrides of the engine's probe, merged field by field; unset fields keep the default."""
 
     initial_delay_seconds: int | None = Field(default=None, ge=0)
+    """Seconds after the container starts before the first probe."""
     timeout_seconds: int | None = Field(default=None, ge=0)
+    """Seconds a probe may take."""
     period_seconds: int | None = Field(default=None, ge=0)
+    """Seconds between probes."""
     success_threshold: int | None = Field(default=None, ge=0)
+    """Consecutive successes that count as success after a failure."""
     failure_threshold: int | None = Field(default=None, ge=0)
+    """Consecutive failures that count as failure."""
     termination_grace_period_seconds: int | None = Field(default=None, ge=0)
+    """Seconds the pod gets to stop after this probe fails."""
 
 
 class Version(KubeModel):
     """A GPU compute capability, e.g. 8.0 for Ampere."""
 
     major: int = Field(ge=0)
+    """The major version, e.g. 8."""
     minor: int | None = Field(default=None, ge=0)
+    """The minor version, e.g. 6 for 8.6 (default 0)."""
 
 
 class Accelerator(KubeModel):
@@ -128,7 +142,9 @@ class ResourceRequirements(KubeModel):
     """Requests and limits of the serving container (core/v1 ResourceRequirements)."""
 
     requests: dict[str, int | str] | None = None
+    """Resources the pod is scheduled with, e.g. cpu, memory, nvidia.com/gpu."""
     limits: dict[str, int | str] | None = None
+    """The most the container may use."""
 
 
 class DeploymentSpec(KubeModel):
@@ -139,16 +155,23 @@ class DeploymentSpec(KubeModel):
     annotations: dict[str, str] | None = None
     """Annotations on the pods."""
     accelerator: Accelerator | None = None
+    """The GPU the model server needs; without it, asking for a GPU resource is an error."""
     resources: ResourceRequirements | None = None
+    """Merged over the serving container's own (the template's, for generic)."""
     node_selector: dict[str, str] | None = None
+    """Node labels the pods need, e.g. premlabs.io/gpu-class: a100-80gb; merged over the
+    template's."""
     replicas: int | None = Field(default=None, ge=0)
     """Pod replicas (default 1)."""
     template: dict[str, Any] | None = Field(default=None, json_schema_extra=_OPEN)
     """A pod template (core/v1 PodTemplateSpec) to start from; for the generic engine, its
     first container is the model server and becomes `serving`."""
     startup_probe: Probe | None = None
+    """Overrides of the engine's startup probe."""
     readiness_probe: Probe | None = None
+    """Overrides of the engine's readiness probe."""
     liveness_probe: Probe | None = None
+    """Overrides of the engine's liveness probe."""
 
 
 class AIModelSpec(KubeModel):
@@ -170,14 +193,18 @@ class AIModelMapReference(KubeModel):
     namespace: str | None = None
     """The map's namespace (default: the AIDeployment's)."""
     name: str = Field(min_length=1)
+    """The map's name."""
     variant: str = Field(min_length=1)
+    """The variant, in the map's list for the deployment's engine."""
 
 
 class AIModel(AIModelSpec):
     """A model to serve: inline, or a map variant whose fields apply unless set here."""
 
     model_map_ref: AIModelMapReference | None = None
+    """A catalog variant; fields set here take precedence over the variant's."""
     options: dict[str, str] | None = None
+    """Accepted for compatibility with the original; no engine reads it."""
 
 
 class AIDeploymentSpec(KubeModel):
@@ -186,19 +213,26 @@ class AIDeploymentSpec(KubeModel):
     endpoint: list[Endpoint] | None = None
     """Domains to serve on, one Ingress rule each; no endpoints, no Ingress."""
     engine: AIEngine
+    """The model server."""
     env: list[EnvVar] | None = None
     """Environment of the serving container."""
     args: list[str] | None = None
     """Arguments appended to the engine's own."""
     service: ObjectMetadata | None = None
+    """Labels and annotations of the Service."""
     deployment: DeploymentSpec | None = None
+    """How the pods run."""
     ingress: Ingress | None = None
+    """Labels, annotations and TLS of the Ingress."""
     models: list[AIModel] | None = None
+    """The models to serve (vllm and deepspeed-mii: exactly one; generic: none)."""
 
 
 class EndpointStatus(KubeModel):
     domain: str
+    """The endpoint's domain."""
     url: str
+    """Where clients reach the models (https when ingress.tls is set)."""
 
 
 class AIDeploymentStatus(KubeModel):
@@ -248,10 +282,13 @@ class AIModelMapSpec(KubeModel):
     model_config = ConfigDict(populate_by_name=True)
 
     localai: list[AIModelVariant] | None = Field(default=None, json_schema_extra=_UNIQUE_VARIANTS)
+    """Variants for the localai engine."""
     vllm: list[AIModelVariant] | None = Field(default=None, json_schema_extra=_UNIQUE_VARIANTS)
+    """Variants for the vllm engine."""
     deepspeed_mii: list[AIModelVariant] | None = Field(
         default=None, alias="deepspeed-mii", json_schema_extra=_UNIQUE_VARIANTS
     )
+    """Variants for the deepspeed-mii engine."""
     tensor_rt: list[AIModelVariant] | None = Field(
         default=None, alias="tensor_rt", json_schema_extra=_UNIQUE_VARIANTS
     )
@@ -274,9 +311,11 @@ class AIModelMapStatus(KubeModel):
     variants: dict[str, list[str]] = Field(default_factory=dict)
     """Variant names per engine."""
     variant_count: int = 0
+    """Variants over all engines."""
     used_by: list[str] = Field(default_factory=list)
     """The AIDeployments (namespace/name) that reference the map, the first 50 by name."""
     used_by_count: int = 0
+    """How many AIDeployments reference the map."""
     conditions: list[Condition] = Field(
         default_factory=list, json_schema_extra=CONDITIONS_SCHEMA_EXTRA
     )

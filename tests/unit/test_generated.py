@@ -86,3 +86,32 @@ def test_examples_render_and_emit_only_declared_children(path: Path) -> None:
         for child in answer.get("children", answer.get("attachments", [])):
             key = f"{child['kind']}.{child['apiVersion']}"
             assert key in declared, f"{controller.name} emits undeclared {key}"
+
+
+def _undescribed(schema: dict[str, object], path: str) -> list[str]:
+    missing = []
+    properties = schema.get("properties")
+    if isinstance(properties, dict):
+        for name, sub in properties.items():
+            if not isinstance(sub, dict):
+                continue
+            where = f"{path}.{name}"
+            if not sub.get("description"):
+                missing.append(where)
+            missing += _undescribed(sub, where)
+    items = schema.get("items")
+    if isinstance(items, dict):
+        missing += _undescribed(items, f"{path}[]")
+    return missing
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted(p for p in (REPO_ROOT / "crds").glob("*.yaml") if p.name != "kustomization.yaml"),
+    ids=lambda p: p.stem,
+)
+def test_every_spec_field_is_explained(path: Path) -> None:
+    """`kubectl explain <kind>.spec...` has something to say for every field a user sets."""
+    crd = yaml.safe_load(path.read_text())
+    schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    assert _undescribed(schema, "spec") == []
