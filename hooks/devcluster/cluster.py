@@ -302,8 +302,12 @@ class LocalCluster:
         if any("nvidia.com/gpu" in spec.extra_capacity for spec in self._nodes):
             # What the NVIDIA GPU operator installs beside the GPU nodes it labels;
             # pods asking for runtimeClassName nvidia are refused without it.
-            runtime: dict[str, Any] = {"apiVersion": "node.k8s.io/v1", "kind": "RuntimeClass"}
-            runtime |= {"metadata": {"name": "nvidia"}, "handler": "nvidia"}
+            runtime: dict[str, Any] = {
+                "apiVersion": "node.k8s.io/v1",
+                "kind": "RuntimeClass",
+                "metadata": {"name": "nvidia"},
+                "handler": "nvidia",
+            }
             self._kube.create(codecs.from_dict(runtime))
         names = {spec.name for spec in self._nodes}
 

@@ -47,10 +47,11 @@ from .api import (
     USES_MAP_PREFIX,
     AIDeploymentSpec,
     AIDeploymentStatus,
+    AIModel,
 )
 from .children import build_children, child_names, endpoint_urls, replicas_of
 from .engines import SERVING, SpecError, serving_pod
-from .resolve import Unresolved, index_maps, map_label, resolve
+from .resolve import Unresolved, index_maps, map_label, map_ref, resolve
 
 DEPLOYMENTS = Resource("apps/v1", "deployments", "Deployment", update="InPlace")
 SERVICES = Resource("v1", "services", "Service", update="InPlace")
@@ -214,12 +215,16 @@ def customize(request: CustomizeRequest, *, now: datetime, settings: Settings) -
 
 
 def _referenced_maps(parent: JSON) -> dict[str, list[str]]:
-    models = ((parent.get("spec") or {}).get("models")) or []
+    """Map names by namespace; read model by model, so one malformed model (reported by
+    sync) does not hide the maps the others reference."""
     by_namespace: dict[str, set[str]] = defaultdict(set)
-    for model in models:
-        ref = (model or {}).get("modelMapRef") if isinstance(model, dict) else None
-        if isinstance(ref, dict) and ref.get("name"):
-            by_namespace[str(ref.get("namespace") or namespace_of(parent))].add(str(ref["name"]))
+    for raw in ((parent.get("spec") or {}).get("models")) or []:
+        try:
+            ref = map_ref(AIModel.model_validate(raw), namespace_of(parent))
+        except ValidationError:
+            continue
+        if ref is not None:
+            by_namespace[ref[0]].add(ref[1])
     return {ns: sorted(names) for ns, names in by_namespace.items()}
 
 

@@ -192,9 +192,7 @@ def endpoint_urls(spec: AIDeploymentSpec) -> list[EndpointStatus] | None:
     if not spec.endpoint:
         return None
     scheme = "https" if spec.ingress and spec.ingress.tls else "http"
-    return [
-        EndpointStatus(domain=e.domain, url=f"{scheme}://{e.domain}/") for e in spec.endpoint or ()
-    ]
+    return [EndpointStatus(domain=e.domain, url=f"{scheme}://{e.domain}/") for e in spec.endpoint]
 
 
 def _resources(own: Mapping[str, Any], settings: DeploymentSpec) -> JSON:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from hooks.k8s.names import child_name
@@ -44,21 +44,6 @@ class SpecError(Exception):
         self.reason, self.message = reason, message
 
 
-@dataclass(frozen=True)
-class EngineImage:
-    repository: str
-    tag: str
-    port: int
-
-
-IMAGES = {
-    "localai": EngineImage("quay.io/go-skynet/local-ai", "latest", 8080),
-    "vllm": EngineImage("vllm/vllm-openai", "latest", 8000),
-    "deepspeed-mii": EngineImage("premai/deepspeed-mii", "latest", 8080),
-    "triton": EngineImage("nvcr.io/nvidia/tritonserver", "24.01-py3", 8000),
-}
-
-
 @dataclass
 class ServingPod:
     """The engine's part of the pod, before scheduling properties are added."""
@@ -81,17 +66,16 @@ def serving_pod(
     engine = spec.engine.name
     if engine == "generic":
         return _generic(spec, models)
-    if engine not in IMAGES:
+    known = ENGINES.get(engine)
+    if known is None:
         raise SpecError(
             REASON_UNKNOWN_ENGINE,
             f"unknown engine {engine!r}; use one of localai, vllm, deepspeed-mii, triton, generic",
         )
-    defaults = IMAGES[engine]
     options = spec.engine.options or {}
-    repository = options.get(IMAGE_REPOSITORY_OPTION) or defaults.repository
-    image = f"{repository}:{options.get(IMAGE_TAG_OPTION) or defaults.tag}"
-    builder = {"localai": _localai, "vllm": _vllm, "deepspeed-mii": _deepspeed, "triton": _triton}
-    pod = builder[engine](spec, models, image, defaults.port, config_map)
+    repository = options.get(IMAGE_REPOSITORY_OPTION) or known.repository
+    image = f"{repository}:{options.get(IMAGE_TAG_OPTION) or known.tag}"
+    pod = known.build(spec, models, image, known.port, config_map)
     pod.sidecars = list(_template_containers(spec))
     return pod
 
@@ -299,6 +283,27 @@ def _generic(spec: AIDeploymentSpec, models: Sequence[ResolvedModel]) -> Serving
         if isinstance(container.get(key), dict):
             container[key] = _merge_probe(container[key], override)
     return ServingPod(str(first.get("image") or ""), port, container, sidecars=containers[1:])
+
+
+Builder = Callable[[AIDeploymentSpec, Sequence[ResolvedModel], str, int, str], ServingPod]
+"""(spec, models, image, port, engine ConfigMap name) -> the engine's part of the pod."""
+
+
+@dataclass(frozen=True)
+class Engine:
+    repository: str
+    tag: str
+    port: int
+    build: Builder
+
+
+ENGINES = {
+    "localai": Engine("quay.io/go-skynet/local-ai", "latest", 8080, _localai),
+    "vllm": Engine("vllm/vllm-openai", "latest", 8000, _vllm),
+    "deepspeed-mii": Engine("premai/deepspeed-mii", "latest", 8080, _deepspeed),
+    "triton": Engine("nvcr.io/nvidia/tritonserver", "24.01-py3", 8000, _triton),
+}
+"""The engines with an image of their own (generic runs the user's template)."""
 
 
 def _only_model(engine: str, models: Sequence[ResolvedModel]) -> ResolvedModel:

@@ -24,7 +24,15 @@ from hooks.contract import (
 )
 from hooks.k8s.conditions import Condition, Want, merge_conditions
 from hooks.k8s.names import label_value
-from hooks.k8s.objects import JSON, generation_of, is_deleting, name_of, namespace_of, new_object
+from hooks.k8s.objects import (
+    JSON,
+    MANAGED_BY,
+    generation_of,
+    is_deleting,
+    name_of,
+    namespace_of,
+    new_object,
+)
 from hooks.registry import Controller, Resource
 from hooks.settings import Settings
 
@@ -65,7 +73,7 @@ def build_config_map(name: str, namespace: str, spec: AIModelMapSpec) -> JSON | 
         "ConfigMap",
         name,
         namespace=namespace,
-        labels={MODEL_MAP_LABEL: value, "app.kubernetes.io/managed-by": "aihooks"},
+        labels={MODEL_MAP_LABEL: value, "app.kubernetes.io/managed-by": MANAGED_BY},
         annotations={MODEL_MAP_LABEL: name},
     )
     config["data"] = dict(sorted(data.items()))

@@ -8,7 +8,7 @@ or deletion re-runs the sync; a missing map or variant is reported, never guesse
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from pydantic import ValidationError
 
@@ -21,6 +21,7 @@ from .api import (
     USES_MAP_PREFIX,
     AIModel,
     AIModelMapSpec,
+    AIModelSpec,
 )
 
 MAP_ENGINE_OF = {
@@ -38,15 +39,12 @@ class ResolvedModel:
 
     name: str
     """The map's name, or the AIDeployment's for an inline model."""
-    variant: str
-    """The variant, or `inline`."""
     host_name: str
     """A DNS-safe name for files and containers: `<map>-<variant>` or `<deployment>-model`."""
     uri: str = ""
     quantization: str = ""
     data_type: str = ""
     engine_config_file: str = ""
-    options: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -57,12 +55,13 @@ class Unresolved:
     message: str
 
 
-def map_ref(model: AIModel, namespace: str) -> tuple[str, str] | None:
-    """The (namespace, name) of the map a model references, if any."""
+def map_ref(model: AIModel, namespace: str) -> tuple[str, str, str] | None:
+    """The (namespace, name, variant) a model references, if any; the map's namespace
+    defaults to the AIDeployment's."""
     ref = model.model_map_ref
     if ref is None:
         return None
-    return (ref.namespace or namespace, ref.name)
+    return (ref.namespace or namespace, ref.name, ref.variant)
 
 
 def map_label(namespace: str, name: str) -> str:
@@ -98,13 +97,13 @@ def resolve(
         ref = map_ref(model, namespace)
         if ref is None:
             suffix = "model" if index == 0 else f"model-{index}"
-            resolved.append(_resolved(model, model, deployment, "inline", f"{deployment}-{suffix}"))
+            resolved.append(_resolved(model, model, deployment, f"{deployment}-{suffix}"))
             continue
-        variant_name = model.model_map_ref.variant if model.model_map_ref else ""
-        where = f"{ref[0]}/{ref[1]}"
-        if ref not in maps:
+        map_namespace, map_name, variant_name = ref
+        where = f"{map_namespace}/{map_name}"
+        if (map_namespace, map_name) not in maps:
             return Unresolved(REASON_MAP_NOT_FOUND, f"AIModelMap {where} does not exist")
-        spec = maps[ref]
+        spec = maps[(map_namespace, map_name)]
         if spec is None:
             return Unresolved(REASON_MAP_NOT_FOUND, f"AIModelMap {where} has an invalid spec")
         map_engine = MAP_ENGINE_OF.get(engine)
@@ -122,28 +121,17 @@ def resolve(
                 f"AIModelMap {where} has no {map_engine} variant {variant_name!r} "
                 f"(it has: {offered})",
             )
-        host = _host_name(f"{ref[1]}-{variant_name}")
-        resolved.append(_resolved(model, variant, ref[1], variant_name, host))
+        resolved.append(_resolved(model, variant, map_name, f"{map_name}-{variant_name}"))
     return resolved
 
 
-def _resolved(
-    model: AIModel, base: AIModel | object, name: str, variant: str, host: str
-) -> ResolvedModel:
-    def pick(attr: str) -> str:
-        return str(getattr(model, attr) or getattr(base, attr, None) or "")
-
+def _resolved(model: AIModelSpec, base: AIModelSpec, name: str, host: str) -> ResolvedModel:
+    """The model's own fields, each falling back to the variant's (`base`)."""
     return ResolvedModel(
         name=name,
-        variant=variant,
-        host_name=_host_name(host),
-        uri=pick("uri").strip(),
-        quantization=pick("quantization"),
-        data_type=pick("data_type"),
-        engine_config_file=pick("engine_config_file"),
-        options=dict(model.options or {}),
+        host_name=host.replace("_", "-").replace(".", "-").lower(),
+        uri=(model.uri or base.uri or "").strip(),
+        quantization=model.quantization or base.quantization or "",
+        data_type=model.data_type or base.data_type or "",
+        engine_config_file=model.engine_config_file or base.engine_config_file or "",
     )
-
-
-def _host_name(name: str) -> str:
-    return name.replace("_", "-").replace(".", "-").lower()
