@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run dev test lint unit controlplane e2e bench generate
+.PHONY: run dev test deps lint unit controlplane e2e bench generate
 
 $(BIN)/aihooks: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,10 @@ controlplane:
 e2e: $(BIN)/aihooks controlplane
 	$(BIN)/pytest tests/e2e
 
-test: lint unit e2e
+deps:
+	tools/debian-deps.sh
+
+test: deps lint unit e2e
 
 generate: $(BIN)/aihooks
 	$(BIN)/aihooks crds
