@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run dev test deps lint unit controlplane e2e bench generate
+.PHONY: run dev test deps lint unit controlplane image e2e bench generate
 
 $(BIN)/aihooks: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ unit: $(BIN)/aihooks
 
 controlplane:
 	tools/controlplane/build.sh
+
+# The image from the Dockerfile, without Docker (tools/image/build.sh); the e2e
+# suite builds and runs it too (tests/e2e/test_image.py).
+image:
+	tools/image/build.sh
 
 e2e: $(BIN)/aihooks controlplane
 	$(BIN)/pytest tests/e2e
