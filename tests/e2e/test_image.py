@@ -13,6 +13,7 @@ compiler, no pip, no pip cache and none of the project's tests.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -46,10 +47,11 @@ from tests.e2e.waiting import wait_for
 # A cold build (the Debian base from the mirror, then PyPI) takes minutes.
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]
 
-TAG = "localhost/aihooks:test"
+# One tag per checkout: clones testing at the same time share layers, not a tag.
+TAG = f"localhost/aihooks:test-{hashlib.sha256(str(REPO_ROOT).encode()).hexdigest()[:12]}"
 BUILD_TIMEOUT = 1200
-# python:3.11-slim-bookworm is about 130 MB; the project and its dependencies add 55 MB.
-MAX_IMAGE_BYTES = 230 * 1000**2
+# Measured: 182 MB, of which the Debian base is 129 MB.
+MAX_IMAGE_BYTES = 220 * 1000**2
 # Seen from a container on slirp4netns: the host's loopback.
 HOST_LOOPBACK = "10.0.2.2"
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -89,6 +91,31 @@ def deployments(controlplane_files: ControlPlaneFiles) -> dict[str, dict[str, An
         for d in yaml.safe_load_all(rendered)
         if d and d["kind"] == "Deployment"
     }
+
+
+def test_an_overlay_points_both_deployments_at_a_registry(
+    controlplane_files: ControlPlaneFiles, tmp_path: Path
+) -> None:
+    # What the README tells a user to do after pushing the image.
+    overlay = tmp_path / "overlay"
+    overlay.mkdir()
+    (overlay / "kustomization.yaml").write_text(
+        yaml.safe_dump({"resources": [os.path.relpath(REPO_ROOT / "deploy/base", overlay)]})
+    )
+    pushed = "registry.example.com/platform/aihooks:0.2.0"
+    kustomize = str(controlplane_files.kustomize)
+    subprocess.run(
+        [kustomize, "edit", "set", "image", f"aihooks={pushed}"], cwd=overlay, check=True
+    )
+    rendered = subprocess.run(
+        [kustomize, "build", str(overlay)], capture_output=True, text=True, check=True
+    ).stdout
+    images = {
+        d["metadata"]["name"]: [c["image"] for c in d["spec"]["template"]["spec"]["containers"]]
+        for d in yaml.safe_load_all(rendered)
+        if d and d["kind"] == "Deployment"
+    }
+    assert images == {"aihooks": [pushed], "aihooks-router": [pushed]}
 
 
 def _start(container: Container, port: int) -> httpx.Client:

@@ -65,6 +65,7 @@ if [[ ! -f "$cache/base.tar" ]]; then
   trap 'rm -f "$tmp"' EXIT
   # A fixed epoch makes the tarball the same bytes for the same packages.
   SOURCE_DATE_EPOCH=1700000000 mmdebstrap --quiet "${options[@]}" "$suite" "$tmp" "${mirrors[@]}" >&2
+  chmod 644 "$tmp"
   mv "$tmp" "$cache/base.tar"
 fi
 
