@@ -69,6 +69,7 @@ def image() -> str:
         pytest.skip(f"buildah cannot run here: {probe.stderr.strip()}")
     build = subprocess.run(
         [str(REPO_ROOT / "tools/image/build.sh"), TAG],
+        env=podman_env(),
         capture_output=True,
         text=True,
         timeout=BUILD_TIMEOUT,
@@ -262,6 +263,7 @@ def test_the_router_runs_from_the_image_against_a_backend(
         os.chmod(path, 0o755 if path.is_dir() else 0o644)
     api_port = cluster.server.rsplit(":", 1)[1]
 
+    # The namespaced mode the RoleBinding of router_kubeconfig grants (docs/router.md).
     spec = run_spec(deployments["aihooks-router"], extra_args=["--namespace", namespace])
     options = [
         "--network=slirp4netns:allow_host_loopback=true",

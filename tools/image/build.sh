@@ -8,7 +8,9 @@
 # outside the clone, keyed by everything that goes into it (suite, mirrors,
 # packages, options, architecture); delete the directory to pick up new
 # Debian updates. The Dockerfile's layers are cached by buildah (`--layers`):
-# a change to the code rebuilds only the last layers of the build stage.
+# a change to the code rebuilds only the last layers of the build stage. What
+# a new build replaces is pruned (only images built on the base), so repeated
+# builds do not fill the disk; builds on one machine take turns (a lock file).
 #
 # pip inside the build reaches PyPI through whatever intercepts TLS here, so
 # the host's CA bundle goes in as a build secret (never into a layer).
@@ -24,9 +26,10 @@ repo=$(cd "$here/../.." && pwd)
 tag=${1:-localhost/aihooks:dev}
 export CONTAINERS_CONF=${CONTAINERS_CONF:-$here/containers.conf}
 
-log() { echo "build.sh: $*" >&2; }
+log() { echo "build.sh: [${SECONDS}s] $*" >&2; }
 
-if ! command -v mmdebstrap >/dev/null || ! command -v buildah >/dev/null; then
+if ! command -v mmdebstrap >/dev/null || ! command -v buildah >/dev/null ||
+  ! command -v podman >/dev/null; then
   "$repo/tools/debian-deps.sh"
 fi
 
@@ -53,10 +56,25 @@ options=(
   --dpkgopt='path-exclude=/usr/share/doc/*'
   --dpkgopt='path-include=/usr/share/doc/*/copyright'
 )
+# How the tarball becomes an image; the label marks every image built on it,
+# which is what the pruning at the end removes when no tag holds it any more.
+config=(
+  --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+  --env LANG=C.UTF-8
+  --label dev.aihooks.built-by=tools/image/build.sh
+  --cmd '["python3"]'
+)
 arch=$(dpkg --print-architecture)
-key=$(printf '%s\n' "$suite" "$arch" "${mirrors[@]}" "${options[@]}" | sha256sum | cut -c1-16)
-cache="${AIHOOKS_CACHE:-$HOME/.cache/aihooks}/image/base-$suite-$key"
+key=$(printf '%s\n' "$suite" "$arch" "${mirrors[@]}" "${options[@]}" "${config[@]}" |
+  sha256sum | cut -c1-16)
+root="${AIHOOKS_CACHE:-$HOME/.cache/aihooks}/image"
+cache="$root/base-$suite-$key"
 base=localhost/aihooks-base:$suite-$key
+
+# One build at a time on this machine: the pruning must not race another build.
+mkdir -p "$root"
+exec 9>"$root/.lock"
+flock 9
 
 if [[ ! -f "$cache/base.tar" ]]; then
   log "building the $suite base with mmdebstrap into $cache"
@@ -73,9 +91,7 @@ if ! buildah inspect --type image "$base" >/dev/null 2>&1; then
   log "importing $cache/base.tar as $base"
   container=$(buildah from scratch)
   buildah add --quiet "$container" "$cache/base.tar" /
-  buildah config \
-    --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    --env LANG=C.UTF-8 --cmd '["python3"]' "$container"
+  buildah config "${config[@]}" "$container"
   buildah commit --quiet --rm "$container" "$base" >/dev/null
 fi
 
@@ -84,7 +100,14 @@ cacert=${PIP_CERT:-${REQUESTS_CA_BUNDLE:-${SSL_CERT_FILE:-/etc/ssl/certs/ca-cert
 secret=()
 [[ -s "$cacert" ]] && secret=(--secret "id=cacert,src=$cacert")
 
+build() {
+  buildah bud --quiet --layers --build-arg "BASE=$base" "${secret[@]}" \
+    --file "$repo/Dockerfile" "$@" "$repo" >/dev/null
+}
 log "building $tag from $base"
-buildah bud --quiet --layers --build-arg "BASE=$base" "${secret[@]}" \
-  --file "$repo/Dockerfile" --tag "$tag" "$repo" >/dev/null
+build --tag "$tag"
+# The build stage under a tag of its own (every layer is cached by now), so
+# that the pruning keeps its pip layers; then the builds no tag holds go.
+build --target build --tag localhost/aihooks-build:latest
+podman image prune --force --filter label=dev.aihooks.built-by >/dev/null
 echo "$tag"
