@@ -182,7 +182,9 @@ def test_the_hooks_run_from_the_image_as_the_deployment_runs_them(
     assert process["NoNewPrivs"] == "1"
     host_config = container.inspect()["HostConfig"]
     assert host_config["ReadonlyRootfs"] is True
-    assert "Read-only file system" in _exec_stderr(container, "touch /probe")
+    assert host_config["Memory"] == 256 * 1024**2
+    for path in ("/probe", "/run/probe", "/var/tmp/probe", "/opt/aihooks/probe"):
+        assert "Read-only file system" in _exec_stderr(container, f"touch {path}")
     assert _exec_stderr(container, "touch /tmp/probe && echo ok") == ""
 
 
@@ -226,6 +228,24 @@ def test_the_image_holds_no_build_tools_caches_or_tests(image: str) -> None:
     assert leftovers == []
     assert headers == []
     assert not devcluster
+
+
+def test_every_module_loads_from_bytecode_compiled_at_build_time(image: str) -> None:
+    # A read-only root cannot take the .pyc files of a first start; stale or
+    # missing ones would be compiled again at every start, in memory.
+    run = ["podman", "run", "--rm", "--read-only", "--network=none", "--entrypoint=python3"]
+    trace = subprocess.run(
+        [*run, image, "-v", "-c", "import hooks.app, hooks.router.main"],
+        env=podman_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert trace.returncode == 0, trace.stderr
+    lines = trace.stderr.splitlines()
+    from_source = [line for line in lines if line.startswith("# code object from /opt/")]
+    assert from_source == []
+    assert sum(line.endswith(".py") and " matches /opt/" in line for line in lines) > 100
 
 
 @pytest.fixture
