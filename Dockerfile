@@ -1,3 +1,4 @@
+# syntax=docker/dockerfile:1
 # The hooks image: `aihooks serve` (and `aihooks router`) as a non-root user, on a
 # read-only root filesystem; no compiler, pip or pip cache in the final stage.
 #
