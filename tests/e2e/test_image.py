@@ -58,7 +58,7 @@ SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 
 @pytest.fixture(scope="module")
-def image() -> str:
+def image() -> Iterator[str]:
     for tool in ("mmdebstrap", "buildah", "podman"):
         if shutil.which(tool) is None:
             pytest.skip(f"{tool} is not installed (tools/debian-deps.sh installs it)")
@@ -76,7 +76,9 @@ def image() -> str:
     )
     assert build.returncode == 0, build.stderr
     assert build.stdout.splitlines()[-1] == TAG
-    return TAG
+    yield TAG
+    # The next build prunes it; its layers stay cached under the build's own tags.
+    podman("untag", TAG)
 
 
 @pytest.fixture(scope="module")
