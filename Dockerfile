@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 # The hooks image: `aihooks serve` (and `aihooks router`) as a non-root user, on a
-# read-only root filesystem; no compiler, pip or pip cache in the final stage.
+# read-only root filesystem. The final stage gets only the venv, without pip and
+# with its bytecode compiled: no compiler, no pip cache, no sources but the package.
 #
 #   docker build -t aihooks:0.1.0 .            (or: buildah bud -t aihooks:0.1.0 .)
 #
