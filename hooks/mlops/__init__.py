@@ -1,0 +1,14 @@
+"""MLOps (seed 002): Model, EndpointConfig and Endpoint, group mlops.aihooks.dev/v1alpha1.
+
+Modules, each one concern: `api` (models, CRDs, names of labels, ports and
+reasons), `configs` (the pod's nginx, fluent-bit and download-script files from
+`templates/`, and goreplay's flags), `children` (a Model's volume, revisions and
+Service), `revisions` (blue/green), `observe` (a Model's request as views),
+`status`, `routing` (derived Models, VirtualService, Gateway, weights) and
+`controller` (hooks and wiring).
+"""
+
+from .api import CUSTOM_RESOURCES
+from .controller import CONTROLLERS
+
+__all__ = ["CONTROLLERS", "CUSTOM_RESOURCES"]
