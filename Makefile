@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run dev test deps lint unit controlplane e2e bench generate
+.PHONY: run dev test deps lint unit controlplane goreplay e2e bench generate
 
 $(BIN)/aihooks: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,11 +22,15 @@ lint: $(BIN)/aihooks
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy hooks
 
-unit: $(BIN)/aihooks
+unit: $(BIN)/aihooks goreplay
 	$(BIN)/pytest tests --ignore=tests/e2e
 
 controlplane:
 	tools/controlplane/build.sh
+
+# The traffic-capture sidecar of an MLOps Model, run for real by tests/unit/mlops.
+goreplay:
+	tools/goreplay/build.sh
 
 e2e: $(BIN)/aihooks controlplane
 	$(BIN)/pytest tests/e2e

@@ -60,6 +60,18 @@ class Paths:
 POD_PATHS = Paths()
 
 
+@dataclass(frozen=True)
+class SidecarPorts:
+    """The ports the sidecars listen on; the defaults are the pod's (see api.RESERVED_PORTS)."""
+
+    http: int = NGINX_HTTP_PORT
+    monitoring: int = MONITORING_PORT
+    metrics: int = FLUENT_BIT_METRICS_PORT
+
+
+POD_PORTS = SidecarPorts()
+
+
 @cache
 def _environment() -> Environment:
     return Environment(
@@ -74,14 +86,20 @@ def _render(template: str, **values: object) -> str:
     return _environment().get_template(template).render(**values)
 
 
-def nginx_conf(name: str, server_port: int, metrics: Metrics, paths: Paths = POD_PATHS) -> str:
+def nginx_conf(
+    name: str,
+    server_port: int,
+    metrics: Metrics,
+    paths: Paths = POD_PATHS,
+    ports: SidecarPorts = POD_PORTS,
+) -> str:
     return _render(
         "nginx.conf.j2",
         name=name,
         server_port=server_port,
-        http_port=NGINX_HTTP_PORT,
-        monitoring_port=MONITORING_PORT,
-        metrics_port=FLUENT_BIT_METRICS_PORT,
+        http_port=ports.http,
+        monitoring_port=ports.monitoring,
+        metrics_port=ports.metrics,
         prometheus=metrics.output == "prometheus",
         log_dir=paths.log_dir,
         temp_dir=paths.temp_dir,
@@ -91,7 +109,9 @@ def nginx_conf(name: str, server_port: int, metrics: Metrics, paths: Paths = POD
     )
 
 
-def fluent_bit_conf(name: str, metrics: Metrics, paths: Paths = POD_PATHS) -> str:
+def fluent_bit_conf(
+    name: str, metrics: Metrics, paths: Paths = POD_PATHS, ports: SidecarPorts = POD_PORTS
+) -> str:
     default_port = FORWARD_DEFAULT_PORT if metrics.output == "forward" else HTTP_DEFAULT_PORT
     return _render(
         "fluent-bit.conf.j2",
@@ -101,7 +121,7 @@ def fluent_bit_conf(name: str, metrics: Metrics, paths: Paths = POD_PATHS) -> st
         host=metrics.host or "",
         port=metrics.port or default_port,
         uri=metrics.uri,
-        metrics_port=FLUENT_BIT_METRICS_PORT,
+        metrics_port=ports.metrics,
         config_dir=paths.config_dir,
         log_dir=paths.log_dir,
         access_log=ACCESS_LOG,
