@@ -460,6 +460,23 @@ def test_endpoint_config_and_endpoint(
         ("ep-v4", 25, True),
     ]
 
+    # Editing a template rolls its derived Model (blue/green, as any Model).
+    before = get(kube, Model, "ep-v4", namespace)["status"]["servedRevision"]
+    patch = {"spec": {"image": "registry.example/server:5"}}
+    kube.patch(Model, "v4", patch, namespace=namespace, patch_type=PatchType.MERGE)
+
+    def rolled() -> dict[str, Any] | None:
+        obj = model_ready(kube, "ep-v4", namespace)
+        if (
+            obj
+            and obj["spec"]["image"].endswith(":5")
+            and obj["status"]["servedRevision"] != before
+        ):
+            return obj
+        return None
+
+    wait_for(rolled, what="the derived Model rolled to the new image", timeout=90)
+
     kube.delete(Endpoint, "public", namespace=namespace)
     wait_for(
         lambda: not list(kube.list(Gateway, namespace=namespace)),
