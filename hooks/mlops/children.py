@@ -308,6 +308,8 @@ def _nginx() -> JSON:
             "nginx",
             "-g",
             "daemon off;",
+            "-e",
+            "stderr",
             "-c",
             f"{configs.CONFIG_DIR}/{configs.NGINX_CONF}",
         ],

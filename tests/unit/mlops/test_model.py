@@ -292,3 +292,90 @@ def test_revision_hash_follows_only_what_is_served() -> None:
     ):
         spec = copy.deepcopy(model()["spec"]) | change
         assert revision_of(ModelSpec.model_validate(spec)) != revision_of(base), change
+
+
+def _pod(revision: str, state: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": f"p-{revision}", "labels": {REVISION_LABEL: revision}},
+        "status": {"initContainerStatuses": [{"name": "fetch-artifact", "state": state}]},
+    }
+
+
+def _stalled(deployment: dict[str, Any]) -> dict[str, Any]:
+    stuck = ready(deployment, 0)
+    stuck["status"]["conditions"] = [
+        {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded"}
+    ]
+    return stuck
+
+
+@pytest.mark.parametrize(
+    ("reason", "phase", "artifact", "ready_condition"),
+    [
+        ("nothing yet", "Pending", ("False", "Pending"), ("False", "Pending")),
+        ("init running", "Downloading", ("False", "Downloading"), ("False", "Downloading")),
+        ("init done, not ready", "Pending", ("True", "Downloaded"), ("False", "Unavailable")),
+        (
+            "init failed",
+            "Failed",
+            ("False", "ArtifactDownloadFailed"),
+            ("False", "ArtifactDownloadFailed"),
+        ),
+        ("all ready", "Ready", ("True", "Downloaded"), ("True", "Ready")),
+    ],
+)
+def test_status_of_a_first_revision(
+    reason: str,
+    phase: str,
+    artifact: tuple[str, str],
+    ready_condition: tuple[str, str],
+) -> None:
+    parent = model()
+    first = sync(parent)
+    deployment = of_kind(first["children"], "Deployment")[0]
+    revision = deployment["metadata"]["labels"][REVISION_LABEL]
+    children, pods = first["children"], []
+    if reason == "init running":
+        pods = [_pod(revision, {"running": {}})]
+    elif reason == "init done, not ready":
+        pods = [_pod(revision, {"terminated": {"exitCode": 0}})]
+        children = [ready(c, 0) if c["kind"] == "Deployment" else c for c in children]
+    elif reason == "init failed":
+        pods = [_pod(revision, {"terminated": {"exitCode": 1, "message": "fetch-artifact: boom"}})]
+    elif reason == "all ready":
+        children = [ready(c) if c["kind"] == "Deployment" else c for c in children]
+    answer = sync(parent, children, pods)
+    conditions = _conditions(answer)
+    assert answer["status"]["phase"] == phase, reason
+    assert conditions["ArtifactReady"] == artifact, reason
+    assert conditions["Ready"] == ready_condition, reason
+
+
+def test_a_stalled_rollout_says_so() -> None:
+    settled = [ready(c) if c["kind"] == "Deployment" else c for c in sync(model())["children"]]
+    v2 = model(generation=2, image="server:2")
+    rolling = sync(v2, settled)
+    new = revision_of(ModelSpec.model_validate(v2["spec"]))
+    observed = [
+        _stalled(c)
+        if c["kind"] == "Deployment" and c["metadata"]["labels"][REVISION_LABEL] == new
+        else ready(c)
+        if c["kind"] == "Deployment"
+        else c
+        for c in rolling["children"]
+    ]
+    answer = sync(v2, observed)
+    assert answer["status"]["phase"] == "RollingOut"
+    assert _conditions(answer)["RolledOut"] == ("False", "RolloutStalled")
+    assert _conditions(answer)["Available"] == ("True", "Ready")
+
+
+def test_a_template_with_no_replicas_is_ready_with_nothing_running() -> None:
+    first = sync(model(replicas=0))
+    settled = [ready(c) if c["kind"] == "Deployment" else c for c in first["children"]]
+    answer = sync(model(replicas=0), settled)
+    assert answer["status"]["phase"] == "Ready"
+    assert _conditions(answer)["Ready"] == ("True", "ScaledToZero")
+    assert _conditions(answer)["Available"] == ("False", "ScaledToZero")
