@@ -27,7 +27,14 @@ from hooks.contract import (
 )
 from hooks.k8s.conditions import Want, condition_of, merge_conditions
 from hooks.k8s.names import label_value
-from hooks.k8s.objects import JSON, generation_of, labels_of, name_of, namespace_of
+from hooks.k8s.objects import (
+    JSON,
+    generation_of,
+    labels_of,
+    name_of,
+    namespace_of,
+    sort_objects,
+)
 from hooks.registry import Controller, Resource
 from hooks.settings import Settings
 
@@ -101,11 +108,13 @@ def sync_model(
     labels = model_labels(world.name, labels_of(parent))
     config_map = build_config_map(world.name, world.namespace, spec, labels, wanted)
     children = [
-        build_volume_claim(world.name, world.namespace, spec, labels, world.claim),
         build_service(world.name, world.namespace, labels, rollout.serve),
         config_map,
         build_deployment(world.name, world.namespace, spec, labels, wanted, config_map["data"]),
     ]
+    if spec.replicas > 0 or world.claim is not None:
+        # A template with no replicas needs no volume yet; one that exists is never dropped.
+        children.append(build_volume_claim(world.name, world.namespace, spec, labels, world.claim))
     if rollout.keep is not None:
         # The old revision runs on exactly as it was until the Service has left it.
         for kept in (world.deployments.get(rollout.keep), world.config_maps.get(rollout.keep)):
@@ -115,7 +124,7 @@ def sync_model(
     ready = (condition_of(status, READY) or {}).get("status") == "True"
     return CompositeResponse(
         status=status,
-        children=children,
+        children=sort_objects(children),
         resync_after_seconds=None if ready else NOT_READY_RESYNC_SECONDS,
     )
 
@@ -204,7 +213,7 @@ def sync_config(
         wants.insert(0, Want(READY, True, REASON_READY, "every model is ready and routed"))
     status = EndpointConfigStatus(models=entries, host=mesh_host(config, namespace)).to_json()
     status["conditions"] = _conditions(parent, wants, now)
-    return CompositeResponse(status=status, children=children)
+    return CompositeResponse(status=status, children=sort_objects(children))
 
 
 def _model_spec(model: Mapping[str, Any] | None) -> ModelSpec | None:

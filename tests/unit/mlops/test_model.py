@@ -379,3 +379,12 @@ def test_a_template_with_no_replicas_is_ready_with_nothing_running() -> None:
     assert answer["status"]["phase"] == "Ready"
     assert _conditions(answer)["Ready"] == ("True", "ScaledToZero")
     assert _conditions(answer)["Available"] == ("False", "ScaledToZero")
+
+
+def test_no_volume_for_a_template_until_it_runs_and_never_one_dropped() -> None:
+    template = sync(model(replicas=0))
+    assert not of_kind(template["children"], "PersistentVolumeClaim")
+    running = sync(model(replicas=1), template["children"])
+    assert len(of_kind(running["children"], "PersistentVolumeClaim")) == 1
+    back = sync(model(replicas=0), running["children"])
+    assert len(of_kind(back["children"], "PersistentVolumeClaim")) == 1
