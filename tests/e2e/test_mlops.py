@@ -31,7 +31,13 @@ from lightkube.models.core_v1 import (
 )
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.apps_v1 import Deployment
-from lightkube.resources.core_v1 import PersistentVolume, Pod, Service
+from lightkube.resources.core_v1 import (
+    ConfigMap,
+    PersistentVolume,
+    PersistentVolumeClaim,
+    Pod,
+    Service,
+)
 from lightkube.types import PatchType
 
 from hooks.devcluster import ControlPlaneFiles, LocalCluster
@@ -242,6 +248,10 @@ def test_a_model_reaches_ready(
     assert status["observedGeneration"] == 1
     for type_ in ("Available", "ArtifactReady", "RolledOut"):
         assert condition(obj, type_)["status"] == "True", type_
+    # Settled: neither the Model nor its children change any more (no hot loop).
+    versions = _versions(kube, "server", namespace)
+    time.sleep(4)
+    assert _versions(kube, "server", namespace) == versions
     pods = list(kube.list(Pod, namespace=namespace, labels={MODEL_LABEL: "server"}))
     assert len(pods) == 2
     containers = [c.name for c in pods[0].spec.containers]  # type: ignore[union-attr]
@@ -277,6 +287,15 @@ def test_a_model_reaches_ready(
         check=True,
     ).stdout.split()
     assert f"model.{GROUP}/server" in listed
+
+
+def _versions(kube: Client, name: str, namespace: str) -> dict[str, str]:
+    """resourceVersions of a Model and of every object labelled with it."""
+    found = {"Model": str(kube.get(Model, name, namespace=namespace).metadata.resourceVersion)}  # type: ignore[union-attr]
+    for kind in (Deployment, Service, ConfigMap, PersistentVolumeClaim):
+        for obj in kube.list(kind, namespace=namespace, labels={MODEL_LABEL: name}):
+            found[f"{kind.__name__}/{obj.metadata.name}"] = str(obj.metadata.resourceVersion)  # type: ignore[union-attr]
+    return found
 
 
 def _behind_service(kube: Client, name: str, namespace: str) -> tuple[str, int]:
