@@ -76,6 +76,17 @@ _QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$"
 _LABEL_VALUE = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
 _Arg = Annotated[str, Field(max_length=4096)]
 _OPEN: dict[str, Any] = {"x-kubernetes-preserve-unknown-fields": True}
+
+
+def _name_rule(kind: str, names: str) -> dict[str, Any]:
+    return {
+        "rule": "self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')"
+        " && size(self.metadata.name) <= 63",
+        "message": f"metadata.name: a {kind}'s name must be a DNS-1035 label of at most "
+        f"63 characters (it names {names})",
+    }
+
+
 _QUANTITIES: dict[str, Any] = {
     "additionalProperties": {"type": "string", "pattern": _QUANTITY, "maxLength": 64},
     "maxProperties": 16,
@@ -238,6 +249,7 @@ MODELS = CustomResource(
         PrinterColumn("Phase", "string", ".status.phase"),
         PrinterColumn("Ready", "string", ".status.ready"),
     ),
+    extra_validations=(_name_rule("Model", "its Service"),),
     description="Model serves a model artifact with a container image, behind nginx, with "
     "metrics (fluent-bit) and traffic capture (goreplay); artifact or image changes roll "
     "out blue/green.",
@@ -327,6 +339,7 @@ ENDPOINT_CONFIGS = CustomResource(
         PrinterColumn("Models", "string", ".spec.models[*].model"),
         PrinterColumn("Ready", "string", '.status.conditions[?(@.type=="Ready")].status'),
     ),
+    extra_validations=(_name_rule("EndpointConfig", "its Service and derived Models"),),
     description="EndpointConfig runs several Models with their own replicas and resources "
     "and splits traffic between them by weight through one Istio VirtualService.",
 )

@@ -36,7 +36,7 @@ from .api import (
 )
 from .children import monitoring_url
 from .observe import ModelWorld, download_of
-from .revisions import Rollout
+from .revisions import RevisionView, Rollout
 
 
 def model_status(
@@ -148,7 +148,7 @@ def model_status(
     return body
 
 
-def _count(revision: Any, spec: ModelSpec) -> str:
+def _count(revision: RevisionView | None, spec: ModelSpec) -> str:
     ready = revision.ready_replicas if revision is not None else 0
     return f"{ready}/{spec.replicas}"
 

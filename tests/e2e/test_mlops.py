@@ -207,6 +207,8 @@ INVALID = [
     ("Endpoint", {"config": "c", "host": "not a host"}, "spec.host"),
     ("Endpoint", {"config": "c", "host": "x.example.com", "port": 0}, "spec.port"),
     ("Endpoint", {"config": "c", "host": "x.example.com", "tls": {}}, "spec.tls.credentialName"),
+    ("Model", {"image": "i", "artifact": "https://x/a", "name": "1st"}, "metadata.name"),
+    ("EndpointConfig", {"models": [{"model": "a"}], "name": "my.config"}, "metadata.name"),
 ]
 
 
@@ -215,10 +217,12 @@ def test_the_api_server_refuses_invalid_manifests(
     controllers: object, kube: Client, namespace: str, kind: str, spec: dict[str, Any], field: str
 ) -> None:
     resource = {"Model": Model, "EndpointConfig": EndpointConfig, "Endpoint": Endpoint}[kind]
+    spec = dict(spec)
+    name = spec.pop("name", "bad")
     doc = {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": kind,
-        "metadata": {"name": "bad"},
+        "metadata": {"name": name},
         "spec": spec,
     }
     with pytest.raises(ApiError) as error:
