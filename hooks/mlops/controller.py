@@ -49,6 +49,7 @@ from .api import (
     REASON_CONFIG_NOT_READY,
     REASON_MODEL_NOT_FOUND,
     REASON_MODELS_NOT_READY,
+    REASON_NAME_CONFLICT,
     REASON_READY,
     REASON_UNSUPPORTED_SCHEME,
     ConfigModelStatus,
@@ -158,8 +159,14 @@ def sync_config(
     children: list[JSON] = []
     running: list[int] = []
     missing: list[str] = []
+    conflicts: list[str] = []
+    template_names = {entry.model for entry in spec.models}
     for index, entry in enumerate(spec.models):
         derived = derived_model_name(config, entry.model)
+        if derived in template_names:
+            # The config would take over one of its own templates.
+            conflicts.append(f"{entry.model} (derived {derived} is a template too)")
+            continue
         template = _model_spec(templates.get(entry.model))
         if template is not None:
             children.append(build_derived_model(config, namespace, template, entry))
@@ -204,9 +211,12 @@ def sync_config(
         wants.append(Want(MODELS_READY, False, REASON_MODELS_NOT_READY, message))
     else:
         wants.append(Want(MODELS_READY, True, REASON_READY, "every model is ready"))
-    if missing:
-        message = f"Model not found in {namespace}: " + ", ".join(missing)
-        wants.insert(0, Want(READY, False, REASON_MODEL_NOT_FOUND, message))
+    if conflicts:
+        message = "derived Model names clash: " + ", ".join(conflicts)
+        wants.insert(0, Want(READY, False, REASON_NAME_CONFLICT, message))
+    elif missing:
+        message = f"Model not found (or its spec does not parse) in {namespace}: "
+        wants.insert(0, Want(READY, False, REASON_MODEL_NOT_FOUND, message + ", ".join(missing)))
     elif not_ready:
         wants.insert(0, Want(READY, False, REASON_MODELS_NOT_READY, wants[0].message))
     else:

@@ -184,3 +184,12 @@ def test_endpoint_tls_and_port() -> None:
     }
     assert answer["status"]["url"] == "https://models.example.com"
     assert sync_e(endpoint(port=8080))["status"]["url"] == "http://models.example.com:8080"
+
+
+def test_a_derived_name_that_is_a_template_is_refused() -> None:
+    models = [{"model": "b"}, {"model": "ep-b"}]
+    answer = sync_c(config(models=models), related=[model("b"), model("ep-b")])
+    ready = answer["status"]["conditions"][0]
+    assert (ready["status"], ready["reason"]) == ("False", "DerivedNameConflict")
+    derived = [m["metadata"]["name"] for m in of_kind(answer["children"], "Model")]
+    assert derived == ["ep-ep-b"]
