@@ -43,7 +43,8 @@ from lightkube.types import PatchType
 from hooks.devcluster import ControlPlaneFiles, LocalCluster
 from hooks.k8s.conditions import condition_of
 from hooks.mlops.api import MODEL_LABEL, REVISION_LABEL
-from hooks.mlops.controller import sync_config, sync_endpoint, sync_model
+from hooks.mlops.controller import sync_model
+from hooks.mlops.endpoints import sync_config, sync_endpoint
 from hooks.settings import Settings
 from tests.e2e.waiting import wait_for
 from tests.unit.mlops.factory import ENDPOINT, ENDPOINT_CONFIG, MODEL, request

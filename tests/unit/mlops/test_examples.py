@@ -7,7 +7,8 @@ from typing import Any
 import yaml
 
 from hooks.cli import REPO_ROOT
-from hooks.mlops.controller import sync_config, sync_endpoint, sync_model
+from hooks.mlops.controller import sync_model
+from hooks.mlops.endpoints import sync_config, sync_endpoint
 from hooks.settings import Settings
 from tests.conftest import NOW, Golden
 from tests.unit.mlops.factory import ENDPOINT, ENDPOINT_CONFIG, MODEL, NAMESPACE, request

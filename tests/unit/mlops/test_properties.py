@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 
 from hooks.crdgen import crd_manifest
 from hooks.mlops.api import ENDPOINT_CONFIGS, MODELS, REVISION_LABEL
-from hooks.mlops.controller import sync_config, sync_model
+from hooks.mlops.controller import sync_model
+from hooks.mlops.endpoints import sync_config
 from hooks.settings import Settings
 from tests.conftest import NOW
 from tests.unit.mlops.factory import ENDPOINT_CONFIG, MODEL, NAMESPACE, of_kind, ready, request

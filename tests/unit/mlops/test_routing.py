@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hooks.mlops.controller import sync_config, sync_endpoint
+from hooks.mlops.endpoints import sync_config, sync_endpoint
 from hooks.mlops.routing import normalise_weights
 from hooks.settings import Settings
 from tests.conftest import NOW
