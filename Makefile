@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run dev test deps lint unit controlplane image e2e bench generate
+.PHONY: run dev test deps lint unit controlplane goreplay image e2e bench generate
 
 $(BIN)/aihooks: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,7 @@ lint: $(BIN)/aihooks
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy hooks
 
-unit: $(BIN)/aihooks
+unit: $(BIN)/aihooks goreplay
 	$(BIN)/pytest tests --ignore=tests/e2e
 
 controlplane:
@@ -32,6 +32,10 @@ controlplane:
 # suite builds and runs it too (tests/e2e/test_image.py).
 image:
 	tools/image/build.sh
+
+# The traffic-capture sidecar of an MLOps Model, run for real by tests/unit/mlops.
+goreplay:
+	tools/goreplay/build.sh
 
 e2e: $(BIN)/aihooks controlplane
 	$(BIN)/pytest tests/e2e

@@ -82,11 +82,13 @@ class CompositeRequest(_Request):
         Metacontroller deletes every child not in the answer, so a hook that
         understands the spec to be invalid answers these to change nothing.
         """
-        kept = [_as_last_desired(obj) for objs in self.children.values() for obj in objs.values()]
+        kept = [last_desired(obj) for objs in self.children.values() for obj in objs.values()]
         return sort_objects(kept)
 
 
-def _as_last_desired(observed: Mapping[str, Any]) -> JSON:
+def last_desired(observed: Mapping[str, Any]) -> JSON:
+    """An observed child as the hook last desired it (its last-applied configuration, or
+    the object without server-populated fields): how to keep one child unchanged."""
     last_applied = annotations_of(observed).get(LAST_APPLIED)
     if last_applied:
         parsed = json.loads(last_applied)
