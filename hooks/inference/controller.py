@@ -34,10 +34,10 @@ from .api import (
     POOL_LABEL,
     InferenceModelSpec,
 )
-from .children import build_deployment, deployment_name
+from .children import build_deployment
 from .decide import Outcome, decide, placement
 from .demand import parse_time
-from .observe import DEPLOYMENTS_KEY, World, observe, pool_id, read_claim, read_model
+from .observe import World, observe, own_deployment, pool_id, read_claim, read_model
 from .status import external_conditions, model_status, terminating_conditions, wanted_conditions
 
 DEPLOYMENT = Resource("apps/v1", "deployments", "Deployment", update="InPlace")
@@ -151,9 +151,8 @@ def label_pool(
 
 
 def _own_deployment(request: CompositeRequest) -> JSON | None:
-    name = deployment_name(name_of(request.parent))
-    observed = [d for d in request.children_of(DEPLOYMENTS_KEY) if name_of(d) == name]
-    return observed[0] if observed else None
+    parent = request.parent
+    return own_deployment(request, namespace_of(parent), name_of(parent))
 
 
 def _deployment(parent: JSON, world: World, outcome: Outcome) -> JSON:

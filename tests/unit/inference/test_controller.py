@@ -463,3 +463,16 @@ def test_pool_label_ignores_selector_order() -> None:
     one = label({"a": "1", "b": "2"})
     assert one == label({"b": "2", "a": "1"}) == {POOL_LABEL: pool_id({"a": "1", "b": "2"})}
     assert one != label({"a": "1"})
+
+
+def test_a_namesake_in_another_namespace_holds_its_memory() -> None:
+    """team-b/llama runs 48Gi in a 2 x 40Gi pool: team-a/llama (48Gi) must not start."""
+    mine = model("llama", memory="48Gi", last_request=RECENT, namespace="team-a")
+    theirs = model("llama", memory="48Gi", last_request=RECENT, namespace="team-b")
+    answer = sync(
+        request(mine, peers=[theirs], deployments=[deployment(theirs)], nodes=a100_nodes())
+    )
+    assert replicas(answer) == 0
+    status, reason, message = ready(answer)
+    assert (status, reason) == ("False", "InsufficientMemory")
+    assert "blocking: team-b/llama (48Gi)" in message
