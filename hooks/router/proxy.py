@@ -115,21 +115,22 @@ class Upstream:
         self, method: str, url: str, headers: list[tuple[bytes, bytes]], body: bytes
     ) -> Response | Rejection:
         """The backend's response with its body still to be read, or why there is none."""
-        for attempt in range(1, self._attempts + 1):
+        attempt = 1
+        while True:
             try:
                 return await self.pool.request(method, url, headers, body)
             except ValueError as error:
                 return _unavailable(f"the model's backendUrl cannot be used: {error}")
             except ConnectFailed as error:
                 # Nothing reached the backend: trying again cannot send the body twice.
-                if attempt == self._attempts:
+                if attempt >= self._attempts:
                     return _unavailable(str(error))
                 await asyncio.sleep(_CONNECT_BACKOFF * attempt)
+                attempt += 1
             except UpstreamTimeout as error:
                 return Rejection(504, errors.BACKEND_TIMEOUT, f"the model's backend: {error}")
             except UpstreamError as error:
                 return _unavailable(f"the model's backend failed: {error}")
-        raise AssertionError("unreachable")
 
     async def aclose(self) -> None:
         self.pool.close()
