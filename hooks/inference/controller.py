@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from pydantic import ValidationError
+
 from hooks.contract import (
     CompositeRequest,
     CompositeResponse,
@@ -22,6 +24,7 @@ from hooks.contract import (
     LabelSelector,
     RelatedResourceRule,
 )
+from hooks.k8s.model import describe_errors
 from hooks.k8s.objects import JSON, annotations_of, is_deleting, name_of, namespace_of
 from hooks.registry import Controller, Resource
 from hooks.settings import Settings
@@ -51,7 +54,8 @@ def sync(request: CompositeRequest, *, now: datetime, settings: Settings) -> Com
         return finalize(request, now=now, settings=settings)
     me = read_model(parent)
     if me is None:
-        raise ValueError(f"InferenceModel {namespace_of(parent)}/{name_of(parent)}: bad spec")
+        where = f"{namespace_of(parent)}/{name_of(parent)}"
+        raise ValueError(f"InferenceModel {where}: invalid spec: {spec_error(parent)}")
     if not me.managed:
         status = model_status(
             parent,
@@ -148,6 +152,15 @@ def label_pool(
     """The pool label of an InferenceModel: a stable hash of its whole nodeSelector."""
     spec = InferenceModelSpec.model_validate(request.object.get("spec") or {})
     return DecoratorResponse(labels={POOL_LABEL: pool_id(spec.node_selector)})
+
+
+def spec_error(parent: JSON) -> str:
+    """Why a parent's spec does not validate: each field and the rule it breaks."""
+    try:
+        InferenceModelSpec.model_validate(parent.get("spec") or {})
+    except ValidationError as error:
+        return describe_errors(error)
+    return "spec.memory is not a Kubernetes quantity"
 
 
 def _own_deployment(request: CompositeRequest) -> JSON | None:
