@@ -40,10 +40,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="aihooks", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
+    # One process, one worker: a second uvicorn worker would keep a Prometheus registry
+    # of its own and /metrics would answer for one of them. Scale with replicas.
     serve = commands.add_parser("serve", help="serve every controller's hooks over HTTP")
     serve.add_argument("--host", default="0.0.0.0")
     serve.add_argument("--port", type=int, default=8080)
-    serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--log-level", default=None, help="default: AIHOOKS_LOG_LEVEL or INFO")
     serve.set_defaults(run=_serve)
 
@@ -126,7 +127,6 @@ def _serve(args: argparse.Namespace) -> int:
         factory=True,
         host=args.host,
         port=args.port,
-        workers=args.workers,
         log_config=None,
         log_level=level.lower(),
         access_log=False,

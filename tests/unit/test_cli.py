@@ -95,3 +95,11 @@ def test_render_of_a_pool_answers_each_model(capsys: pytest.CaptureFixture[str])
     headers = [line for line in out.splitlines() if line.startswith("# InferenceModel")]
     assert len(headers) == 4
     assert len(list(yaml.safe_load_all(out))) == 4
+
+
+def test_serve_runs_one_worker(capsys: pytest.CaptureFixture[str]) -> None:
+    """Several uvicorn workers would each answer /metrics from their own registry."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(["serve", "--workers", "2"])
+    assert exit_info.value.code == 2
+    assert "unrecognized arguments: --workers 2" in capsys.readouterr().err
