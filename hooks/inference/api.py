@@ -57,6 +57,13 @@ REASON_PENDING = "Pending"
 REASON_TERMINATING = "Terminating"
 REASON_EXTERNAL = "ExternallyManaged"
 """Not in the seed: a model without `containerImage`, whose backend nothing here runs."""
+LEGACY_FINALIZER = "LegacyFinalizer"
+"""Condition type, not in the seed: the object carries the original controller's finalizer."""
+REASON_LEGACY_FINALIZER = "OriginalControllerFinalizer"
+ORIGINAL_FINALIZER = f"{GROUP}/finalizer"
+"""The finalizer the original inference-budget controller put on every InferenceModel.
+Only that controller removed it, and a hook cannot remove another controller's
+finalizer (Metacontroller owns the parent's metadata): it is reported instead."""
 
 DEFAULT_NODE_SELECTOR = {"inference-pool": "default"}
 DEFAULT_COOLDOWN_PERIOD = "10m"

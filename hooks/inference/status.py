@@ -14,15 +14,18 @@ from datetime import datetime
 from typing import Any
 
 from hooks.k8s.conditions import Want, merge_conditions
-from hooks.k8s.objects import JSON, annotations_of, generation_of
+from hooks.k8s.objects import JSON, annotations_of, generation_of, meta, name_of, namespace_of
 
 from .api import (
     AVAILABLE,
+    LEGACY_FINALIZER,
+    ORIGINAL_FINALIZER,
     READY,
     REASON_DEPLOYED,
     REASON_DEPLOYING,
     REASON_EXTERNAL,
     REASON_FAILED,
+    REASON_LEGACY_FINALIZER,
     REASON_TERMINATING,
     InferenceModelStatus,
 )
@@ -87,6 +90,7 @@ def model_status(
 ) -> JSON:
     """The whole status; `ready` and `replicas` are left out for a backend run elsewhere."""
     previous = (parent.get("status") or {}).get("conditions")
+    wanted = [*wanted, *legacy_finalizer(parent)]
     conditions = merge_conditions(previous, wanted, now=now, generation=generation_of(parent))
     sizing = right_sizing(declared, annotations_of(parent))
     ready = replicas = None
@@ -123,3 +127,25 @@ def terminating_conditions(own: Claim | None) -> list[Want]:
     else:
         message = "Model is being deleted: deleting its Deployment"
     return both(False, REASON_TERMINATING, message)
+
+
+def legacy_finalizer(parent: Mapping[str, Any]) -> list[Want]:
+    """`LegacyFinalizer` while the original controller's finalizer is on the object, with
+    the one command that removes it (a JSON patch that first tests the entry it removes,
+    so it cannot remove another finalizer that moved into its place)."""
+    finalizers = meta(parent).get("finalizers")
+    if not isinstance(finalizers, list) or ORIGINAL_FINALIZER not in finalizers:
+        return []
+    index = finalizers.index(ORIGINAL_FINALIZER)
+    path = f"/metadata/finalizers/{index}"
+    patch = (
+        f'[{{"op":"test","path":"{path}","value":"{ORIGINAL_FINALIZER}"}},'
+        f'{{"op":"remove","path":"{path}"}}]'
+    )
+    message = (
+        f"The finalizer {ORIGINAL_FINALIZER} of the original inference-budget controller is"
+        " on this object and nothing here removes it, so deleting it would hang; remove it"
+        f" with: kubectl patch inferencemodel {name_of(parent)} -n {namespace_of(parent)}"
+        f" --type json -p '{patch}'"
+    )
+    return [Want(LEGACY_FINALIZER, True, REASON_LEGACY_FINALIZER, message)]

@@ -476,3 +476,27 @@ def test_a_namesake_in_another_namespace_holds_its_memory() -> None:
     status, reason, message = ready(answer)
     assert (status, reason) == ("False", "InsufficientMemory")
     assert "blocking: team-b/llama (48Gi)" in message
+
+
+def test_the_original_controllers_finalizer_is_reported_with_its_removal() -> None:
+    finalizers = [
+        "metacontroller.io/compositecontroller-inferencemodel",
+        "inference.eh-ops.io/finalizer",
+    ]
+    legacy = model("llama", last_request=RECENT)
+    legacy["metadata"]["finalizers"] = finalizers
+    for answer in (
+        sync(request(legacy, nodes=a100_nodes())),
+        finalize(request({**legacy, "metadata": {**legacy["metadata"], "deletionTimestamp": "x"}})),
+    ):
+        condition = condition_of(answer["status"], "LegacyFinalizer")
+        assert condition is not None
+        assert (condition["status"], condition["reason"]) == ("True", "OriginalControllerFinalizer")
+        assert condition["message"].endswith(
+            "remove it with: kubectl patch inferencemodel llama -n ml --type json -p "
+            '\'[{"op":"test","path":"/metadata/finalizers/1","value":"inference.eh-ops.io/finalizer"},'
+            '{"op":"remove","path":"/metadata/finalizers/1"}]\''
+        )
+    assert (
+        condition_of(sync(request(llama, nodes=a100_nodes()))["status"], "LegacyFinalizer") is None
+    )
