@@ -451,6 +451,7 @@ def test_customize_relates_the_pool_and_the_namespace() -> None:
             "resource": "inferencemodels",
             "namespace": "ml",
         },
+        {"apiVersion": "v1", "resource": "services", "namespace": "ml", "names": ["llama"]},
     ]
 
 
@@ -500,3 +501,69 @@ def test_the_original_controllers_finalizer_is_reported_with_its_removal() -> No
     assert (
         condition_of(sync(request(llama, nodes=a100_nodes()))["status"], "LegacyFinalizer") is None
     )
+
+
+SERVICE_KEY = "Service.v1"
+
+
+def _service(name: str, namespace: str = "ml", **labels: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "spec": {"selector": {"app": "theirs"}, "ports": [{"port": 8000}]},
+    }
+
+
+def test_the_service_backend_url_names_is_a_child() -> None:
+    answer = sync(request(llama, nodes=a100_nodes()))
+    kinds = [(c["kind"], c["metadata"]["name"]) for c in answer["children"]]
+    assert kinds == [("Deployment", "llama"), ("Service", "llama")]
+    condition = condition_of(answer["status"], "BackendService")
+    assert condition is not None
+    assert (condition["status"], condition["reason"]) == ("True", "ServiceManaged")
+    assert condition["message"] == "Service llama sends port 8000 to this model's pods"
+    elsewhere = model("far", last_request=RECENT, backendUrl="https://api.example.com")
+    far = sync(request(elsewhere, nodes=a100_nodes()))
+    assert [c["kind"] for c in far["children"]] == ["Deployment"]
+    assert condition_of(far["status"], "BackendService") is None
+
+
+def test_a_service_of_that_name_that_is_not_ours_is_left_alone() -> None:
+    req = request(llama, nodes=a100_nodes())
+    req.related.setdefault(SERVICE_KEY, {})["ml/llama"] = _service("llama")
+    answer = sync(req)
+    assert [c["kind"] for c in answer["children"]] == ["Deployment"]
+    condition = condition_of(answer["status"], "BackendService")
+    assert condition is not None
+    assert (condition["status"], condition["reason"]) == ("False", "ServiceNotOwned")
+    assert (
+        "Service llama, which backendUrl names, exists and is not this model's"
+        in (condition["message"])
+    )
+    assert ready(answer)[1] == "Deploying", "the model still runs"
+    ours = request(llama, nodes=a100_nodes())
+    first = sync(ours)
+    service = next(c for c in first["children"] if c["kind"] == "Service")
+    ours.children.setdefault(SERVICE_KEY, {})["ml/llama"] = service
+    ours.related.setdefault(SERVICE_KEY, {})["ml/llama"] = service
+    assert [c["kind"] for c in sync(ours)["children"]] == ["Deployment", "Service"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "says"),
+    [
+        ({"backendUrl": "http://llama:99999"}, "backendUrl 'http://llama:99999' names a port"),
+        ({"env": [{"name": "A"}]}, "env A: give exactly one of value and valueFrom"),
+        (
+            {"env": [{"name": "A", "valueFrom": {}}]},
+            "env A: valueFrom takes exactly one of secretKeyRef and configMapKeyRef",
+        ),
+    ],
+)
+def test_what_only_the_hook_can_judge_fails_the_spec(fields: dict[str, Any], says: str) -> None:
+    bad = model("llama", last_request=RECENT, **fields)
+    answer = sync(request(bad, own=deployment(llama), nodes=a100_nodes()))
+    assert ready(answer)[1] == "Failed"
+    assert says in ready(answer)[2]
+    assert [c["metadata"]["name"] for c in answer["children"]] == ["llama"], "children kept"

@@ -64,7 +64,7 @@ class Cluster:
 
     def apply(self, name: str, answer: dict[str, Any]) -> None:
         self.models[name] = {**self.models[name], "status": answer["status"]}
-        children = answer["children"]
+        children = [c for c in answer["children"] if c["kind"] == "Deployment"]
         assert len(children) == 1
         observed = self.deployments.get(name)
         child = copy.deepcopy(children[0])
