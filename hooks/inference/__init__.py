@@ -11,6 +11,7 @@ re-exported here.
 """
 
 from .api import (
+    BACKEND_REFUSED_ANNOTATION,
     INFERENCE_MODELS,
     LAST_OBSERVATION_ANNOTATION,
     LAST_REQUEST_ANNOTATION,
@@ -25,6 +26,7 @@ from .shortage import ShortageDetails, shortage_of
 CUSTOM_RESOURCES = (INFERENCE_MODELS,)
 
 __all__ = [
+    "BACKEND_REFUSED_ANNOTATION",
     "CONTROLLERS",
     "CUSTOM_RESOURCES",
     "DEFAULT_COOLDOWN",

@@ -18,15 +18,18 @@ from hooks.k8s.objects import JSON, annotations_of, generation_of, meta, name_of
 
 from .api import (
     AVAILABLE,
+    BACKEND_REFUSED_ANNOTATION,
     LEGACY_FINALIZER,
     ORIGINAL_FINALIZER,
     READY,
+    REASON_BACKEND_NOT_ALLOWED,
     REASON_DEPLOYED,
     REASON_DEPLOYING,
     REASON_EXTERNAL,
     REASON_FAILED,
     REASON_LEGACY_FINALIZER,
     REASON_TERMINATING,
+    ROUTABLE,
     InferenceModelStatus,
 )
 from .decide import Outcome
@@ -90,7 +93,7 @@ def model_status(
 ) -> JSON:
     """The whole status; `ready` and `replicas` are left out for a backend run elsewhere."""
     previous = (parent.get("status") or {}).get("conditions")
-    wanted = [*wanted, *legacy_finalizer(parent)]
+    wanted = [*wanted, *routable(parent), *legacy_finalizer(parent)]
     conditions = merge_conditions(previous, wanted, now=now, generation=generation_of(parent))
     sizing = right_sizing(declared, annotations_of(parent))
     ready = replicas = None
@@ -127,6 +130,15 @@ def terminating_conditions(own: Claim | None) -> list[Want]:
     else:
         message = "Model is being deleted: deleting its Deployment"
     return both(False, REASON_TERMINATING, message)
+
+
+def routable(parent: Mapping[str, Any]) -> list[Want]:
+    """`Routable=False` while the request router reports it refuses the backend."""
+    refused = annotations_of(parent).get(BACKEND_REFUSED_ANNOTATION)
+    if not refused:
+        return []
+    message = f"The request router refuses to forward to this backend: {refused[:1024]}"
+    return [Want(ROUTABLE, False, REASON_BACKEND_NOT_ALLOWED, message)]
 
 
 def legacy_finalizer(parent: Mapping[str, Any]) -> list[Want]:

@@ -150,7 +150,7 @@ class KubeAnnotations:
     def __init__(self, client: AsyncClient) -> None:
         self._client = client
 
-    async def annotate(self, key: Key, annotations: Mapping[str, str]) -> None:
+    async def annotate(self, key: Key, annotations: Mapping[str, str | None]) -> None:
         namespace, name = key
         patch = {"metadata": {"annotations": dict(annotations)}}
         try:

@@ -60,11 +60,14 @@ def _dropped(headers: Iterable[tuple[bytes, bytes]]) -> frozenset[bytes]:
 
 
 def request_headers(
-    headers: Iterable[tuple[bytes, bytes]], client: str | None
+    headers: Iterable[tuple[bytes, bytes]], client: str | None, *, keep_authorization: bool = True
 ) -> list[tuple[bytes, bytes]]:
-    """The client's end-to-end headers, plus `X-Forwarded-For`."""
+    """The client's end-to-end headers, plus `X-Forwarded-For`; without `Authorization`
+    when it carried the router's own client key."""
     headers = list(headers)
     drop = _dropped(headers) | _REQUEST_ONLY
+    if not keep_authorization:
+        drop = drop | {b"authorization"}
     forwarded_for = None
     result = []
     for name, value in headers:

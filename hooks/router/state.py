@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from hooks.inference import (
+    BACKEND_REFUSED_ANNOTATION,
     DEFAULT_COOLDOWN,
     LAST_OBSERVATION_ANNOTATION,
     LAST_REQUEST_ANNOTATION,
@@ -68,6 +69,8 @@ class ModelView:
     last_observation: datetime | None
     created: int
     """creationTimestamp as Unix seconds (the OpenAI `created` field)."""
+    backend_refused: str | None = None
+    """What the router last reported on the object about refusing its backend."""
 
     @property
     def key(self) -> Key:
@@ -128,6 +131,7 @@ def view_of(model: Mapping[str, Any], deployment: Mapping[str, Any] | None = Non
         peak_memory=_bytes_or_none(annotations.get(PEAK_MEMORY_ANNOTATION)),
         last_observation=parse_time(annotations.get(LAST_OBSERVATION_ANNOTATION)),
         created=int(created.timestamp()) if created else 0,
+        backend_refused=annotations.get(BACKEND_REFUSED_ANNOTATION),
     )
 
 

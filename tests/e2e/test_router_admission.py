@@ -141,6 +141,10 @@ def test_the_router_writes_demand_and_nothing_else(
         }
     }
     assert _patch(as_router, namespace, "llama", peak) is None
+    report = {"metadata": {"annotations": {"inference.eh-ops.io/backend-refused": "why"}}}
+    assert _patch(as_router, namespace, "llama", report) is None
+    cleared = {"metadata": {"annotations": {"inference.eh-ops.io/backend-refused": None}}}
+    assert _patch(as_router, namespace, "llama", cleared) is None
 
     refused = {
         "spec.containerImage": {"spec": {"containerImage": "evil/image:latest"}},

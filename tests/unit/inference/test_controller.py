@@ -567,3 +567,19 @@ def test_what_only_the_hook_can_judge_fails_the_spec(fields: dict[str, Any], say
     assert ready(answer)[1] == "Failed"
     assert says in ready(answer)[2]
     assert [c["metadata"]["name"] for c in answer["children"]] == ["llama"], "children kept"
+
+
+def test_a_backend_the_router_refuses_is_not_routable() -> None:
+    refused = model(
+        "far",
+        last_request=RECENT,
+        annotations={"inference.eh-ops.io/backend-refused": "backendUrl 'https://x' is not ..."},
+    )
+    answer = sync(request(refused, nodes=a100_nodes()))
+    condition = condition_of(answer["status"], "Routable")
+    assert condition is not None
+    assert (condition["status"], condition["reason"]) == ("False", "BackendNotAllowed")
+    assert condition["message"] == (
+        "The request router refuses to forward to this backend: backendUrl 'https://x' is not ..."
+    )
+    assert condition_of(sync(request(llama, nodes=a100_nodes()))["status"], "Routable") is None

@@ -160,11 +160,11 @@ class Clock:
 class FakeWriter:
     """Remembers annotation writes; can fail or report the model gone."""
 
-    writes: list[tuple[Key, dict[str, str]]] = field(default_factory=list)
+    writes: list[tuple[Key, dict[str, str | None]]] = field(default_factory=list)
     fail: Exception | None = None
     gone: set[Key] = field(default_factory=set)
 
-    async def annotate(self, key: Key, annotations: Mapping[str, str]) -> None:
+    async def annotate(self, key: Key, annotations: Mapping[str, str | None]) -> None:
         if key in self.gone:
             raise ModelGone("/".join(key))
         if self.fail is not None:

@@ -54,7 +54,10 @@ class Rig:
 async def rig(**config: Any) -> AsyncIterator[Rig]:
     backend = EchoBackend()
     async with serving(backend) as backend_url:
-        settings = RouterConfig(**{"connect_attempts": 1, **config})
+        # The echo backend is on loopback, which only an allowed CIDR admits.
+        settings = RouterConfig(
+            **{"connect_attempts": 1, "allowed_backends": ("127.0.0.1/32",), **config}
+        )
         catalog = Catalog()
         catalog.replace_models([inference_model(backend=backend_url, ready=True)])
         catalog.synced = True
@@ -413,7 +416,7 @@ class _Captured:
 def test_no_body_makes_the_router_fail(body: bytes) -> None:
     catalog = Catalog()
     catalog.replace_models([inference_model(backend="http://127.0.0.1:1", ready=True)])
-    config = RouterConfig(connect_attempts=1)
+    config = RouterConfig(connect_attempts=1, allowed_backends=("127.0.0.1/32",))
     app = create_app(
         config=config,
         catalog=catalog,

@@ -72,8 +72,9 @@ def test_decide(
 
 def test_forward_goes_to_the_backend_url() -> None:
     view = view_of(inference_model(backend="http://vllm:8000"), deployment(ready_replicas=1))
+    # A bare Service name is sent fully qualified, so DNS search lists cannot widen it.
     assert decide(view, "llama", waiting=0, queued=False, config=CONFIG) == Forward(
-        "http://vllm:8000"
+        "http://vllm.ns.svc:8000"
     )
     assert isinstance(
         decide(view_of(inference_model()), "llama", waiting=0, queued=False, config=CONFIG), Hold
