@@ -142,7 +142,12 @@ def _router(args: argparse.Namespace) -> int:
     overrides = {name: getattr(args, name) for name in (*flags, "observer")}
     if overrides["namespaces"] is not None:
         overrides["namespaces"] = tuple(overrides["namespaces"])
-    config = RouterConfig.from_env(**overrides)
+    try:
+        config = RouterConfig.from_env(**overrides)
+    except ValidationError as error:
+        raise CommandError(
+            f"invalid setting (flags or AIHOOKS_ROUTER_*): {describe_errors(error, 'router')}"
+        ) from None
     return run(config, args.log_level or Settings.from_env().log_level)
 
 

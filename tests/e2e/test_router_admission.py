@@ -1,4 +1,5 @@
-"""The router's service account may write its annotations on InferenceModels, nothing else.
+"""The router's service account may write its annotations on InferenceModels, nothing else,
+and read no Deployments.
 
 RBAC grants it `patch` on InferenceModels, which RBAC cannot narrow to
 annotations; `deploy/base/router/admission.yaml` (a ValidatingAdmissionPolicy,
@@ -23,6 +24,7 @@ from lightkube.resources.admissionregistration_v1 import (
     ValidatingAdmissionPolicy,
     ValidatingAdmissionPolicyBinding,
 )
+from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import Namespace, ServiceAccountToken
 from lightkube.types import PatchType
 
@@ -128,6 +130,9 @@ def test_the_router_writes_demand_and_nothing_else(
     wait_for(
         lambda: _patch(as_router, namespace, "probe", {"metadata": {"labels": {"x": "y"}}}),
         what="the admission policy to refuse the router a label",
+        # The API server compiles and loads new policies in the background: seconds
+        # on an idle machine, more on a busy one.
+        timeout=120,
     )
     _create(kube, namespace, "llama")
     demand = {"metadata": {"annotations": {LAST_REQUEST: "2026-12-01T23:00:00Z"}}}
@@ -164,5 +169,9 @@ def test_the_router_writes_demand_and_nothing_else(
     assert stored["metadata"]["labels"] == {"team": "a"}
     assert stored["metadata"]["annotations"]["owner"] == "team-a"
     assert stored["metadata"]["annotations"][LAST_REQUEST] == "2026-12-01T23:00:00Z"
+    # It reads no Deployments: their pod templates carry every tenant's environment.
+    with pytest.raises(ApiError) as denied:
+        list(as_router.list(Deployment, namespace=namespace))
+    assert denied.value.status.code == 403
     # Anyone else (here the admin) is not matched by the policy.
     assert _patch(kube, namespace, "llama", {"metadata": {"labels": {"team": "b"}}}) is None

@@ -103,3 +103,15 @@ def test_serve_runs_one_worker(capsys: pytest.CaptureFixture[str]) -> None:
         main(["serve", "--workers", "2"])
     assert exit_info.value.code == 2
     assert "unrecognized arguments: --workers 2" in capsys.readouterr().err
+
+
+def test_a_bad_router_setting_is_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AIHOOKS_ROUTER_ALLOWED_BACKENDS", "not a host")
+    code, out, err = run(capsys, "router")
+    assert (code, out) == (2, "")
+    assert err.startswith("aihooks router: invalid setting (flags or AIHOOKS_ROUTER_*): ")
+    assert "router.allowed_backends" in err
+    assert "'not a host' is neither a host name nor a CIDR" in err
+    assert err.count("\n") == 1

@@ -12,12 +12,12 @@ from hooks.router.state import ModelView
 def test_build_wires_feeds_demand_and_observer() -> None:
     client = object()
     every = build(RouterConfig(), client)
-    # models, deployments, demand, refused-backend reporter, observer
-    assert len(every._background) == 2 + 1 + 1 + 1
+    # InferenceModels (no Deployments), demand, refused-backend reporter, observer
+    assert len(every._background) == 1 + 1 + 1 + 1
     two = build(RouterConfig(namespaces=("a", "b"), observer=False), client)
-    assert len(two._background) == 4 + 1 + 1
+    assert len(two._background) == 2 + 1 + 1
     with_url = build(RouterConfig(metrics_url="http://127.0.0.1:9"), client)
-    assert len(with_url._background) == 5
+    assert len(with_url._background) == 4
 
 
 def test_server_takes_the_peer_address_as_the_client() -> None:
