@@ -62,10 +62,10 @@ class Backend:
 def backend(backend_url: str, namespace: str) -> Backend | None:
     """The serving port and in-cluster Service a `backendUrl` names; None when its port
     is not a port (the hook reports it)."""
-    parts = urlsplit(backend_url)
     try:
+        parts = urlsplit(backend_url)
         given = parts.port
-    except ValueError:
+    except ValueError:  # e.g. an unclosed IPv6 bracket, or a port that is not a number
         return None
     if given == 0:
         return None

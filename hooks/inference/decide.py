@@ -59,7 +59,9 @@ def spec_problems(model: Model) -> list[str]:
             f"cooldownPeriod {model.spec.cooldown_period!r} is not a duration Kubernetes can hold"
         )
     if backend(model.spec.backend_url, model.demand.namespace) is None:
-        problems.append(f"backendUrl {model.spec.backend_url!r} names a port out of 1-65535")
+        problems.append(
+            f"backendUrl {model.spec.backend_url!r} has no usable host and port (1-65535)"
+        )
     for variable in model.spec.env or ():
         if (variable.value is None) == (variable.value_from is None):
             problems.append(f"env {variable.name}: give exactly one of value and valueFrom")

@@ -68,14 +68,18 @@ def parse_allowed(entries: Sequence[str]) -> tuple[frozenset[str], tuple[Network
 @lru_cache(maxsize=4096)
 def route(url: str, namespace: str, allowed: tuple[str, ...]) -> str | Refused:
     """The URL to forward to for a model of `namespace` whose backendUrl is `url`."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return Refused(f"backendUrl {url!r} is not a URL")
     host = (parts.hostname or "").lower()
     if parts.scheme.lower() not in ("http", "https") or not host:
         return Refused(f"backendUrl {url!r} is not an http(s) URL")
     target = backend(url, namespace)
     if target is not None and target.service is not None:
         if "." not in host:
-            netloc = f"{host}.{namespace}.svc" + (f":{parts.port}" if parts.port else "")
+            netloc = f"{host}.{namespace}.svc" + (f":{port}" if port else "")
             return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
         return url
     hosts, networks = parse_allowed(allowed)

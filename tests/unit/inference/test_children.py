@@ -156,7 +156,9 @@ def test_backend_url_gives_the_port_and_the_service(
     assert backend(url, "ml") == Backend(port, service, service_port)
 
 
-@pytest.mark.parametrize("url", ["http://vllm:0", "http://vllm:99999", "http://vllm:x"])
+@pytest.mark.parametrize(
+    "url", ["http://vllm:0", "http://vllm:99999", "http://vllm:x", "http://[fd00::1:8000"]
+)
 def test_a_backend_url_without_a_usable_port(url: str) -> None:
     assert backend(url, "ml") is None
 

@@ -553,7 +553,8 @@ def test_a_service_of_that_name_that_is_not_ours_is_left_alone() -> None:
 @pytest.mark.parametrize(
     ("fields", "says"),
     [
-        ({"backendUrl": "http://llama:99999"}, "backendUrl 'http://llama:99999' names a port"),
+        ({"backendUrl": "http://llama:99999"}, "backendUrl 'http://llama:99999' has no usable"),
+        ({"backendUrl": "http://[fd00::1:80"}, "backendUrl 'http://[fd00::1:80' has no usable"),
         ({"env": [{"name": "A"}]}, "env A: give exactly one of value and valueFrom"),
         (
             {"env": [{"name": "A", "valueFrom": {}}]},

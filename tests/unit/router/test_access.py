@@ -42,6 +42,8 @@ NONE: tuple[str, ...] = ()
         ("http://api.openai.com.evil.example/v1", ("api.openai.com",), "refused"),
         ("http://metadata.google.internal", NONE, "refused"),
         ("ftp://vllm:21", NONE, "refused"),
+        ("http://[fd00::1:8000", NONE, "refused"),
+        ("http://vllm:port", NONE, "refused"),
         ("http://vllm.team-b.svc.cluster.local:8000", ("vllm.team-b.svc.cluster.local",), None),
     ],
 )
