@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 from pydantic import ValidationError
@@ -36,8 +36,16 @@ def checkout() -> Path | None:
     return REPO_ROOT if (REPO_ROOT / "pyproject.toml").is_file() else None
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its usage errors in one line like every other error of the command."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"{self.prog}: {message} (see {self.prog} --help)\n")
+        sys.exit(USAGE_ERROR)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="aihooks", description=__doc__)
+    parser = _Parser(prog="aihooks", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
     # One process, one worker: a second uvicorn worker would keep a Prometheus registry

@@ -115,3 +115,22 @@ def test_a_bad_router_setting_is_one_line(
     assert "router.allowed_backends" in err
     assert "'not a host' is neither a host name nor a CIDR" in err
     assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["render"], "aihooks render: the following arguments are required: -f/--filename"),
+        (["render", "-f", "x.yaml", "--now", "soon"], "argument --now: invalid"),
+        (["frobnicate"], "aihooks: argument command: invalid choice: 'frobnicate'"),
+    ],
+)
+def test_usage_errors_are_one_line(
+    capsys: pytest.CaptureFixture[str], argv: list[str], says: str
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert says in err
