@@ -82,7 +82,9 @@ def _serve_router(port: int, backend: str) -> None:
         async def annotate(self, key: Key, annotations: Mapping[str, str]) -> None:
             return None
 
-    config = RouterConfig(host="127.0.0.1", port=port, observer=False)
+    config = RouterConfig(
+        host="127.0.0.1", port=port, observer=False, allowed_backends=("127.0.0.1/32",)
+    )
     catalog = Catalog()
     catalog.replace_models(
         [

@@ -1,7 +1,7 @@
 """The generated manifests, by file name: `crds/` and `metacontroller/`.
 
 Each folder also gets a `kustomization.yaml` listing its files, so that
-`deploy/base` can include the folder as a kustomize resource.
+`deploy/crds` and `deploy/base` can include the folders as kustomize resources.
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
 """What the hooks answer for objects read from files: `aihooks render` without a cluster.
 
-The first object whose kind a controller watches is the parent (or decorated
-object); objects of a child kind of that controller are observed children,
-everything else is related. The request is built as Metacontroller v2 would.
+Every object of a kind the project defines is a parent (or decorated object),
+rendered in turn; when there is none, the first object any controller watches
+is (a Node for the node labeler). For each parent, objects of a child kind of
+its controller are observed children and everything else is related. The
+request is built as Metacontroller v2 would.
 """
 
 from __future__ import annotations
@@ -25,12 +27,32 @@ def find_controller(
     documents: Sequence[JSON], controllers: Sequence[Controller]
 ) -> tuple[Controller, JSON]:
     for document in documents:
-        key = f"{document.get('kind')}.{document.get('apiVersion')}"
-        for controller in controllers:
-            if controller.parent.key == key:
-                return controller, document
+        controller = controller_of(document, controllers)
+        if controller is not None:
+            return controller, document
     kinds = sorted({f"{d.get('kind')} ({d.get('apiVersion')})" for d in documents})
     raise RenderError(f"no controller watches any of: {', '.join(kinds) or 'nothing'}")
+
+
+def controller_of(document: JSON, controllers: Sequence[Controller]) -> Controller | None:
+    """The first controller that watches the document's kind (composite before decorator)."""
+    key = _key(document)
+    return next((c for c in controllers if c.parent.key == key), None)
+
+
+def find_parents(
+    documents: Sequence[JSON],
+    controllers: Sequence[Controller],
+    *,
+    own_kinds: frozenset[str],
+) -> list[JSON]:
+    """The objects to render: those whose kind key is in `own_kinds` (the project's custom
+    resources), in file order; without any, the first object a controller watches."""
+    watched = [d for d in documents if controller_of(d, controllers) is not None]
+    own = [d for d in watched if _key(d) in own_kinds]
+    if own:
+        return own
+    return watched[:1] if watched else [find_controller(documents, controllers)[1]]
 
 
 def object_map(objects: Sequence[JSON], parent_namespace: str) -> ObjectMap:
@@ -51,12 +73,20 @@ def render(
     now: datetime,
     settings: Settings,
     controllers: Sequence[Controller] | None = None,
+    parent: JSON | None = None,
 ) -> dict[str, Any]:
+    """The answer of `hook` for `parent` (default: the first watched object) among `documents`."""
     if controllers is None:
         from hooks.systems import CONTROLLERS
 
         controllers = CONTROLLERS
-    controller, parent = find_controller(documents, controllers)
+    if parent is None:
+        controller, parent = find_controller(documents, controllers)
+    else:
+        found = controller_of(parent, controllers)
+        if found is None:
+            raise RenderError(f"no controller watches {parent.get('kind')}")
+        controller = found
     hooks = controller.hooks()
     if hook not in hooks:
         raise RenderError(f"controller {controller.name} has no {hook} hook")

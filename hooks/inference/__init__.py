@@ -11,47 +11,32 @@ re-exported here.
 """
 
 from .api import (
+    BACKEND_REFUSED_ANNOTATION,
     INFERENCE_MODELS,
     LAST_OBSERVATION_ANNOTATION,
     LAST_REQUEST_ANNOTATION,
-    NODE_BUDGET_ANNOTATION,
     PEAK_MEMORY_ANNOTATION,
-    POOL_LABEL,
-    REASON_DEPLOYED,
-    REASON_DEPLOYING,
-    REASON_EXTERNAL,
     REASON_FAILED,
     REASON_INSUFFICIENT_MEMORY,
-    REASON_PENDING,
-    REASON_SCALED_TO_ZERO,
-    REASON_TERMINATING,
 )
 from .controller import CONTROLLERS
 from .demand import DEFAULT_COOLDOWN, parse_cooldown, parse_time
-from .shortage import ShortageDetails, parse_shortage, shortage_of
+from .shortage import ShortageDetails, shortage_of
 
 CUSTOM_RESOURCES = (INFERENCE_MODELS,)
 
 __all__ = [
+    "BACKEND_REFUSED_ANNOTATION",
     "CONTROLLERS",
     "CUSTOM_RESOURCES",
     "DEFAULT_COOLDOWN",
     "LAST_OBSERVATION_ANNOTATION",
     "LAST_REQUEST_ANNOTATION",
-    "NODE_BUDGET_ANNOTATION",
     "PEAK_MEMORY_ANNOTATION",
-    "POOL_LABEL",
-    "REASON_DEPLOYED",
-    "REASON_DEPLOYING",
-    "REASON_EXTERNAL",
     "REASON_FAILED",
     "REASON_INSUFFICIENT_MEMORY",
-    "REASON_PENDING",
-    "REASON_SCALED_TO_ZERO",
-    "REASON_TERMINATING",
     "ShortageDetails",
     "parse_cooldown",
-    "parse_shortage",
     "parse_time",
     "shortage_of",
 ]

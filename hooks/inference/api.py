@@ -9,7 +9,7 @@ process that reads or writes them shares one spelling.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field
 
@@ -41,6 +41,9 @@ PEAK_MEMORY_ANNOTATION = f"{GROUP}/observed-peak-memory"
 """On the InferenceModel, written by the metrics observer: peak memory, e.g. 75Gi."""
 LAST_OBSERVATION_ANNOTATION = f"{GROUP}/last-observation"
 """On the InferenceModel, written by the metrics observer: RFC 3339 time of the sample."""
+BACKEND_REFUSED_ANNOTATION = f"{GROUP}/backend-refused"
+"""On the InferenceModel, written by the request router: why it does not forward to the
+backendUrl (removed once it does); the hook reports it as the `Routable` condition."""
 NODE_BUDGET_ANNOTATION = f"{GROUP}/memory-budget"
 """On a Node: the memory it offers its pool (e.g. GPU memory), instead of its
 allocatable memory."""
@@ -57,6 +60,20 @@ REASON_PENDING = "Pending"
 REASON_TERMINATING = "Terminating"
 REASON_EXTERNAL = "ExternallyManaged"
 """Not in the seed: a model without `containerImage`, whose backend nothing here runs."""
+BACKEND_SERVICE = "BackendService"
+"""Condition type, not in the seed: the Service `backendUrl` names, made by this controller."""
+REASON_SERVICE_CREATED = "ServiceManaged"
+REASON_SERVICE_CONFLICT = "ServiceNotOwned"
+ROUTABLE = "Routable"
+"""Condition type, not in the seed: False while the request router refuses the backend."""
+REASON_BACKEND_NOT_ALLOWED = "BackendNotAllowed"
+LEGACY_FINALIZER = "LegacyFinalizer"
+"""Condition type, not in the seed: the object carries the original controller's finalizer."""
+REASON_LEGACY_FINALIZER = "OriginalControllerFinalizer"
+ORIGINAL_FINALIZER = f"{GROUP}/finalizer"
+"""The finalizer the original inference-budget controller put on every InferenceModel.
+Only that controller removed it, and a hook cannot remove another controller's
+finalizer (Metacontroller owns the parent's metadata): it is reported instead."""
 
 DEFAULT_NODE_SELECTOR = {"inference-pool": "default"}
 DEFAULT_COOLDOWN_PERIOD = "10m"
@@ -95,6 +112,61 @@ class ResourceRequirements(KubeModel):
     """Minimum resources; memory defaults to spec.memory."""
     limits: ResourceList | None = None
     """Maximum resources; memory defaults to spec.memory, and never below the request."""
+
+
+class SecretKeySelector(KubeModel):
+    """A key of a Secret or ConfigMap in the model's namespace."""
+
+    name: str = Field(min_length=1, max_length=253)
+    """Name of the Secret or ConfigMap."""
+    key: str = Field(min_length=1, max_length=253)
+    """The key whose value is used."""
+    optional: bool | None = None
+    """Start the container even when the object or its key is missing."""
+
+
+class EnvVarSource(KubeModel):
+    """Where an environment variable's value comes from (secrets never sit in the spec)."""
+
+    secret_key_ref: SecretKeySelector | None = None
+    """A key of a Secret."""
+    config_map_key_ref: SecretKeySelector | None = None
+    """A key of a ConfigMap."""
+
+
+class EnvVar(KubeModel):
+    """An environment variable of the model server container."""
+
+    name: str = Field(min_length=1, max_length=256, pattern=r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
+    """Variable name; one of MODEL_NAME, BACKEND_URL or PORT replaces the controller's."""
+    value: str | None = Field(default=None, max_length=32768)
+    """The value."""
+    value_from: EnvVarSource | None = None
+    """The value from a Secret or ConfigMap key, instead of `value`."""
+
+
+class ProbeTimings(KubeModel):
+    """When and how often a probe runs; unset fields keep the controller's defaults."""
+
+    initial_delay_seconds: int | None = Field(default=None, ge=0, le=86400)
+    """Seconds after the container starts before the first probe."""
+    period_seconds: int | None = Field(default=None, ge=1, le=86400)
+    """Seconds between probes."""
+    timeout_seconds: int | None = Field(default=None, ge=1, le=3600)
+    """Seconds after which a probe times out."""
+    failure_threshold: int | None = Field(default=None, ge=1, le=10000)
+    """Consecutive failures before the probe counts as failed."""
+
+
+class Probes(KubeModel):
+    """The HTTP probes of the model server (readiness 30/10/5 s and liveness 60/30 s by default)."""
+
+    path: str = Field(default="/health", pattern=r"^/[^\s]*$", max_length=1024)
+    """HTTP path both probes GET on the serving port (vLLM and TGI: /health)."""
+    readiness: ProbeTimings = Field(default_factory=ProbeTimings)
+    """Readiness probe timings: a model loading its weights for minutes needs a long one."""
+    liveness: ProbeTimings = Field(default_factory=ProbeTimings)
+    """Liveness probe timings."""
 
 
 class InferenceModelSpec(KubeModel):
@@ -146,6 +218,17 @@ class InferenceModelSpec(KubeModel):
     )
     resources: ResourceRequirements = Field(default_factory=ResourceRequirements)
     """Compute resource requirements for the container."""
+    command: list[Annotated[str, Field(max_length=4096)]] | None = Field(
+        default=None, max_length=64
+    )
+    """Not in the seed: the container's entrypoint, instead of the image's."""
+    args: list[Annotated[str, Field(max_length=4096)]] | None = Field(default=None, max_length=256)
+    """Not in the seed: arguments of the model server, e.g. vLLM's
+    ["--model", "meta-llama/Llama-2-7b-chat-hf", "--port", "8000"]."""
+    env: list[EnvVar] | None = Field(default=None, max_length=128)
+    """Not in the seed: more environment variables of the container."""
+    probes: Probes | None = None
+    """Not in the seed: the probes' path and timings (default: GET /health)."""
 
 
 class InferenceModelStatus(KubeModel):

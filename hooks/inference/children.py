@@ -1,17 +1,27 @@
-"""The one child of an InferenceModel: the Deployment of its model server.
+"""The children of an InferenceModel: the Deployment of its model server, and its Service.
 
 Built fresh on every sync with only the fields this project owns. The container
-is the original controller's: `inference` on port 8080 (`http`), env
-`MODEL_NAME`, `BACKEND_URL`, `PORT`, `/health` probes. `Recreate` keeps a
+is the original controller's: `inference` with its port named `http`, env
+`MODEL_NAME`, `BACKEND_URL`, `PORT`, `/health` probes; the port is the one
+`backendUrl` names (8080 when it names none), so the seed's own example
+(`vllm/vllm-openai` on 8000) passes its probes. `args`, `command`, `env` and
+`probes` start a real vLLM or TGI server with its model. `Recreate` keeps a
 model's memory claim honest: a rollout never runs two pods of one model.
+
+When `backendUrl` names a Service of the model's own namespace (`http://name[:port]`,
+`name.ns`, `name.ns.svc`, `name.ns.svc.cluster.local`), that Service is a child
+too, selecting the model's pods, so the URL reaches them.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import lru_cache
+from urllib.parse import urlsplit
 
-from hooks.k8s.names import child_name, label_value
+from hooks.k8s.names import child_name, is_dns_label, label_value
 from hooks.k8s.objects import JSON, MANAGED_BY, new_object
 from hooks.k8s.quantity import Quantity
 
@@ -23,13 +33,59 @@ from .api import (
     MODEL_LABEL,
     POOL_LABEL,
     InferenceModelSpec,
+    ProbeTimings,
     ResourceList,
 )
 
 PORT = 8080
+"""The serving port when `backendUrl` names none (the original controller's fixed port)."""
 CONTAINER = "inference"
+READINESS = {"initialDelaySeconds": 30, "periodSeconds": 10, "timeoutSeconds": 5}
+LIVENESS = {"initialDelaySeconds": 60, "periodSeconds": 30}
+_SERVICE_SUFFIXES = ((), ("svc",), ("svc", "cluster", "local"))
 GPU_RESOURCE = "nvidia.com/gpu"
 GPU_TOLERATION = {"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}
+
+
+@dataclass(frozen=True, slots=True)
+class Backend:
+    """What `backendUrl` says about the model's own pods."""
+
+    port: int
+    """The container's serving port: the URL's port, else 8080."""
+    service: str | None
+    """The Service of the model's namespace the URL names, if it names one."""
+    service_port: int
+    """The port clients of that Service connect to: the URL's, else the scheme's."""
+
+
+def backend(backend_url: str, namespace: str) -> Backend | None:
+    """The serving port and in-cluster Service a `backendUrl` names; None when its port
+    is not a port (the hook reports it)."""
+    try:
+        parts = urlsplit(backend_url)
+        given = parts.port
+    except ValueError:  # e.g. an unclosed IPv6 bracket, or a port that is not a number
+        return None
+    if given == 0:
+        return None
+    default = 443 if parts.scheme.lower() == "https" else 80
+    hostname = (parts.hostname or "").lower()
+    if _is_ip(hostname):
+        return Backend(port=given or PORT, service=None, service_port=given or default)
+    host = hostname.split(".")
+    name, rest = host[0], tuple(host[1:])
+    local = not rest or (rest[0] == namespace and rest[1:] in _SERVICE_SUFFIXES)
+    service = name if local and is_dns_label(name) else None
+    return Backend(port=given or PORT, service=service, service_port=given or default)
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def deployment_name(model_name: str) -> str:
@@ -47,6 +103,11 @@ def model_labels(name: str, spec: InferenceModelSpec) -> dict[str, str]:
         MODEL_LABEL: label_value(spec.model_name),
         MANAGED_LABEL: "true",
     }
+
+
+def pod_selector(name: str) -> dict[str, str]:
+    """The labels the Deployment and the Service select the model's pods by."""
+    return {"app.kubernetes.io/name": label_value(name), "app.kubernetes.io/component": COMPONENT}
 
 
 def build_deployment(
@@ -74,10 +135,10 @@ def build_deployment(
         labels={**labels, POOL_LABEL: pool},
         annotations=annotations,
     )
-    selector = {k: labels[k] for k in ("app.kubernetes.io/name", "app.kubernetes.io/component")}
+    selector = pod_selector(name)
     pod_spec: JSON = {
         "nodeSelector": dict(sorted(spec.node_selector.items())),
-        "containers": [build_container(spec)],
+        "containers": [build_container(spec, namespace)],
     }
     if _gpu(spec):
         pod_spec["tolerations"] = [dict(GPU_TOLERATION)]
@@ -90,26 +151,65 @@ def build_deployment(
     return deployment
 
 
-def build_container(spec: InferenceModelSpec) -> JSON:
-    probe = {"httpGet": {"path": "/health", "port": "http"}}
-    return {
-        "name": CONTAINER,
-        "image": spec.container_image,
-        "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
-        "env": [
-            {"name": "MODEL_NAME", "value": spec.model_name},
-            {"name": "BACKEND_URL", "value": spec.backend_url},
-            {"name": "PORT", "value": str(PORT)},
+def build_service(*, name: str, namespace: str, spec: InferenceModelSpec) -> JSON | None:
+    """The Service `backendUrl` names in the model's namespace, selecting its pods."""
+    target = backend(spec.backend_url, namespace)
+    if target is None or target.service is None:
+        return None
+    service = new_object(
+        "v1", "Service", target.service, namespace=namespace, labels=model_labels(name, spec)
+    )
+    service["spec"] = {
+        "selector": pod_selector(name),
+        "ports": [
+            {"name": "http", "port": target.service_port, "targetPort": "http", "protocol": "TCP"}
         ],
-        "resources": container_resources(spec),
-        "readinessProbe": {
-            **probe,
-            "initialDelaySeconds": 30,
-            "periodSeconds": 10,
-            "timeoutSeconds": 5,
-        },
-        "livenessProbe": {**probe, "initialDelaySeconds": 60, "periodSeconds": 30},
     }
+    return service
+
+
+def build_container(spec: InferenceModelSpec, namespace: str = "") -> JSON:
+    target = backend(spec.backend_url, namespace)
+    port = target.port if target is not None else PORT
+    probes = spec.probes
+    path = probes.path if probes is not None else "/health"
+    container: JSON = {"name": CONTAINER, "image": spec.container_image}
+    if spec.command is not None:
+        container["command"] = list(spec.command)
+    if spec.args is not None:
+        container["args"] = list(spec.args)
+    container.update(
+        {
+            "ports": [{"name": "http", "containerPort": port, "protocol": "TCP"}],
+            "env": container_env(spec, port),
+            "resources": container_resources(spec),
+            "readinessProbe": _probe(
+                path, READINESS, probes.readiness if probes is not None else None
+            ),
+            "livenessProbe": _probe(
+                path, LIVENESS, probes.liveness if probes is not None else None
+            ),
+        }
+    )
+    return container
+
+
+def container_env(spec: InferenceModelSpec, port: int) -> list[JSON]:
+    """The controller's variables, then the spec's; a spec variable of the same name
+    replaces the controller's in place."""
+    env: dict[str, JSON] = {
+        "MODEL_NAME": {"name": "MODEL_NAME", "value": spec.model_name},
+        "BACKEND_URL": {"name": "BACKEND_URL", "value": spec.backend_url},
+        "PORT": {"name": "PORT", "value": str(port)},
+    }
+    for variable in spec.env or ():
+        env[variable.name] = variable.to_json()
+    return list(env.values())
+
+
+def _probe(path: str, defaults: Mapping[str, int], timings: ProbeTimings | None) -> JSON:
+    given = timings.to_json() if timings is not None else {}
+    return {"httpGet": {"path": path, "port": "http"}, **defaults, **given}
 
 
 def container_resources(spec: InferenceModelSpec) -> dict[str, dict[str, str]]:

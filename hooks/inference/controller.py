@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from pydantic import ValidationError
+
 from hooks.contract import (
     CompositeRequest,
     CompositeResponse,
@@ -21,26 +23,34 @@ from hooks.contract import (
     DecoratorResponse,
     LabelSelector,
     RelatedResourceRule,
+    resource_key,
 )
+from hooks.k8s.conditions import Want
+from hooks.k8s.model import describe_errors
 from hooks.k8s.objects import JSON, annotations_of, is_deleting, name_of, namespace_of
 from hooks.registry import Controller, Resource
 from hooks.settings import Settings
 
 from .api import (
     API_VERSION,
+    BACKEND_SERVICE,
     LAST_REQUEST_ANNOTATION,
     MANAGED_LABEL,
     PLURAL,
     POOL_LABEL,
+    REASON_SERVICE_CONFLICT,
+    REASON_SERVICE_CREATED,
     InferenceModelSpec,
 )
-from .children import build_deployment, deployment_name
+from .children import backend, build_deployment, build_service
 from .decide import Outcome, decide, placement
 from .demand import parse_time
-from .observe import DEPLOYMENTS_KEY, World, observe, pool_id, read_claim, read_model
+from .observe import Model, World, observe, own_deployment, pool_id, read_claim, read_model
 from .status import external_conditions, model_status, terminating_conditions, wanted_conditions
 
 DEPLOYMENT = Resource("apps/v1", "deployments", "Deployment", update="InPlace")
+SERVICE = Resource("v1", "services", "Service", update="InPlace")
+SERVICES_KEY = resource_key("v1", "Service")
 MODELS = Resource(API_VERSION, PLURAL, "InferenceModel")
 FINALIZE_RESYNC_SECONDS = 5.0
 
@@ -51,7 +61,8 @@ def sync(request: CompositeRequest, *, now: datetime, settings: Settings) -> Com
         return finalize(request, now=now, settings=settings)
     me = read_model(parent)
     if me is None:
-        raise ValueError(f"InferenceModel {namespace_of(parent)}/{name_of(parent)}: bad spec")
+        where = f"{namespace_of(parent)}/{name_of(parent)}"
+        raise ValueError(f"InferenceModel {where}: invalid spec: {spec_error(parent)}")
     if not me.managed:
         status = model_status(
             parent,
@@ -65,15 +76,21 @@ def sync(request: CompositeRequest, *, now: datetime, settings: Settings) -> Com
     world = observe(request, me)
     observed = _own_deployment(request)
     outcome = decide(world, now)
+    wanted = wanted_conditions(outcome, world.own, observed)
+    if outcome.keep:
+        children = request.kept_children()
+    else:
+        service, service_wanted = _service(request, me)
+        children = [_deployment(parent, world, outcome), *service]
+        wanted += service_wanted
     status = model_status(
         parent,
         declared=me.spec.memory,
-        wanted=wanted_conditions(outcome, world.own, observed),
+        wanted=wanted,
         own=world.own,
         managed=True,
         now=now,
     )
-    children = request.kept_children() if outcome.keep else [_deployment(parent, world, outcome)]
     return CompositeResponse(
         status=status, children=children, resync_after_seconds=_resync(outcome, now)
     )
@@ -116,6 +133,18 @@ def customize(request: CustomizeRequest, *, now: datetime, settings: Settings) -
     spec = InferenceModelSpec.model_validate(parent.get("spec") or {})
     pool = pool_id(spec.node_selector)
     namespace = namespace_of(parent)
+    target = backend(spec.backend_url, namespace)
+    services = []
+    if spec.container_image and target is not None and target.service is not None:
+        # To tell our Service from another of the same name, which is left alone.
+        services.append(
+            RelatedResourceRule(
+                api_version="v1",
+                resource="services",
+                namespace=namespace or None,
+                names=[target.service],
+            )
+        )
     return CustomizeResponse(
         related_resources=[
             RelatedResourceRule(
@@ -138,6 +167,7 @@ def customize(request: CustomizeRequest, *, now: datetime, settings: Settings) -
             RelatedResourceRule(
                 api_version=API_VERSION, resource=PLURAL, namespace=namespace or None
             ),
+            *services,
         ]
     )
 
@@ -150,10 +180,41 @@ def label_pool(
     return DecoratorResponse(labels={POOL_LABEL: pool_id(spec.node_selector)})
 
 
+def spec_error(parent: JSON) -> str:
+    """Why a parent's spec does not validate: each field and the rule it breaks."""
+    try:
+        InferenceModelSpec.model_validate(parent.get("spec") or {})
+    except ValidationError as error:
+        return describe_errors(error)
+    return "spec.memory is not a Kubernetes quantity"
+
+
+def _service(request: CompositeRequest, me: Model) -> tuple[list[JSON], list[Want]]:
+    """The Service `backendUrl` names, unless one of that name exists that is not ours."""
+    namespace = me.demand.namespace
+    service = build_service(name=me.name, namespace=namespace, spec=me.spec)
+    if service is None:
+        return [], []
+    name = name_of(service)
+    ours = any(name_of(s) == name for s in request.children_of(SERVICES_KEY))
+    taken = any(
+        name_of(s) == name and (namespace_of(s) or namespace) == namespace
+        for s in request.related_of(SERVICES_KEY)
+    )
+    if taken and not ours:
+        message = (
+            f"Service {name}, which backendUrl names, exists and is not this model's:"
+            " it is left alone, and requests reach whatever pods it selects"
+        )
+        return [], [Want(BACKEND_SERVICE, False, REASON_SERVICE_CONFLICT, message)]
+    port = service["spec"]["ports"][0]["port"]
+    message = f"Service {name} sends port {port} to this model's pods"
+    return [service], [Want(BACKEND_SERVICE, True, REASON_SERVICE_CREATED, message)]
+
+
 def _own_deployment(request: CompositeRequest) -> JSON | None:
-    name = deployment_name(name_of(request.parent))
-    observed = [d for d in request.children_of(DEPLOYMENTS_KEY) if name_of(d) == name]
-    return observed[0] if observed else None
+    parent = request.parent
+    return own_deployment(request, namespace_of(parent), name_of(parent))
 
 
 def _deployment(parent: JSON, world: World, outcome: Outcome) -> JSON:
@@ -185,7 +246,7 @@ INFERENCE_MODEL = Controller(
     sync=sync,
     finalize=finalize,
     customize=customize,
-    children=(DEPLOYMENT,),
+    children=(DEPLOYMENT, SERVICE),
 )
 INFERENCE_MODEL_POOL = Controller(
     name="inferencemodel-pool",

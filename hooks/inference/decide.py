@@ -24,7 +24,7 @@ from .api import (
     REASON_SCALED_TO_ZERO,
 )
 from .budget import Admit, Reclaim, Running, Shortage, Waiting, plan
-from .children import resource_problems
+from .children import backend, resource_problems
 from .demand import (
     Activity,
     Demand,
@@ -58,6 +58,21 @@ def spec_problems(model: Model) -> list[str]:
         problems.append(
             f"cooldownPeriod {model.spec.cooldown_period!r} is not a duration Kubernetes can hold"
         )
+    if backend(model.spec.backend_url, model.demand.namespace) is None:
+        problems.append(
+            f"backendUrl {model.spec.backend_url!r} has no usable host and port (1-65535)"
+        )
+    for variable in model.spec.env or ():
+        if (variable.value is None) == (variable.value_from is None):
+            problems.append(f"env {variable.name}: give exactly one of value and valueFrom")
+        elif variable.value_from is not None and (
+            (variable.value_from.secret_key_ref is None)
+            == (variable.value_from.config_map_key_ref is None)
+        ):
+            problems.append(
+                f"env {variable.name}: valueFrom takes exactly one of secretKeyRef and"
+                " configMapKeyRef"
+            )
     return problems + resource_problems(model.spec)
 
 

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from hooks.contract import CompositeRequest, resource_key
 from hooks.k8s.names import stable_hash
 from hooks.k8s.objects import (
+    JSON,
     annotations_of,
     is_deleting,
     labels_of,
@@ -39,7 +40,7 @@ from .api import (
     POOL_LABEL,
     InferenceModelSpec,
 )
-from .budget import node_memory, pool_nodes
+from .budget import pool_budget
 from .children import deployment_name
 from .demand import DEFAULT_COOLDOWN, Demand, newest, parse_duration, parse_time
 
@@ -204,33 +205,42 @@ class World:
     budget: int
 
 
+def own_deployment(request: CompositeRequest, namespace: str, name: str) -> JSON | None:
+    """The parent's Deployment among the observed children, matched by namespace and name."""
+    key = model_key(namespace, deployment_name(name))
+    for deployment in request.children_of(DEPLOYMENTS_KEY):
+        if model_key(namespace_of(deployment) or namespace, name_of(deployment)) == key:
+            return deployment
+    return None
+
+
 def observe(request: CompositeRequest, me: Model) -> World:
     # Metacontroller only shows a parent its own children; `aihooks render` shows
     # every Deployment as a child. Reading the others as claims serves both.
+    namespace = me.demand.namespace
     deployments = {
-        model_key(namespace_of(d), name_of(d)): d
+        model_key(namespace_of(d) or namespace, name_of(d)): d
         for d in (*request.related_of(DEPLOYMENTS_KEY), *request.children_of(DEPLOYMENTS_KEY))
     }
-    own_name = deployment_name(me.name)
-    observed = [d for d in request.children_of(DEPLOYMENTS_KEY) if name_of(d) == own_name]
-    own = replace(read_claim(observed[0]), key=me.key) if observed else None
+    # A Deployment of the same name in another namespace is another model's claim.
+    own_key = model_key(namespace, deployment_name(me.name))
+    observed = own_deployment(request, namespace, me.name)
+    own = replace(read_claim(observed), key=me.key) if observed is not None else None
     models: dict[str, Model] = {}
     for obj in request.related_of(MODELS_KEY):
         model = read_model(obj)
         if model is not None and model.key != me.key:
             models[model.key] = model
-    namespace = me.demand.namespace
     peers = [m for m in models.values() if m.pool == me.pool and m.labelled]
     claims = [
         claim
         for claim in (
             read_claim(d)
-            for d in deployments.values()
-            if labels_of(d).get(MANAGED_LABEL) == "true" and name_of(d) != own_name
+            for key, d in deployments.items()
+            if labels_of(d).get(MANAGED_LABEL) == "true" and key != own_key
         )
         if claim.pool == me.pool and claim.key != me.key
     ]
-    nodes = pool_nodes(request.related_of(NODES_KEY), me.spec.node_selector)
     return World(
         me=me,
         own=own,
@@ -240,5 +250,5 @@ def observe(request: CompositeRequest, me: Model) -> World:
         ),
         pool_models=sorted([me, *peers], key=lambda m: m.key),
         claims=sorted(claims, key=lambda c: c.key),
-        budget=sum(node_memory(node) for node in nodes),
+        budget=pool_budget(request.related_of(NODES_KEY), me.spec.node_selector),
     )

@@ -4,7 +4,8 @@ The metrics observer writes the peak it saw and when it looked as annotations on
 the InferenceModel; the sync hook turns them into status fields with the
 original controller's formula. A recommendation appears only while it is true:
 it is cleared as soon as the peak no longer suggests one (the original kept
-stale ones).
+stale ones). The suggested size is rounded up to a whole Mi, so that it can be
+pasted into `spec.memory` as it is.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from .demand import parse_time
 
 OVERPROVISIONED_BELOW = Fraction(9, 10)
 HEADROOM = Fraction(11, 10)
+MEBIBYTE = 2**20
+"""Suggestions are rounded up to whole mebibytes: `spec.memory` takes only integers with a
+binary suffix (`^[0-9]+(Ki|Mi|Gi|Ti)$`), and a byte count would fail that pattern."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +63,7 @@ def recommend(declared: str, peak: Fraction, usage: Fraction) -> str | None:
     """The seed's suggestion when under 90% of the declared memory is used, else None."""
     if usage >= OVERPROVISIONED_BELOW:
         return None
-    suggested = Quantity.bytes(math.ceil(peak * HEADROOM))
+    suggested = Quantity.bytes(math.ceil(peak * HEADROOM / MEBIBYTE) * MEBIBYTE)
     over = math.floor((1 - usage) * 100)
     return (
         f"Consider reducing memory from {declared} to {suggested} "

@@ -14,16 +14,22 @@ from datetime import datetime
 from typing import Any
 
 from hooks.k8s.conditions import Want, merge_conditions
-from hooks.k8s.objects import JSON, annotations_of, generation_of
+from hooks.k8s.objects import JSON, annotations_of, generation_of, meta, name_of, namespace_of
 
 from .api import (
     AVAILABLE,
+    BACKEND_REFUSED_ANNOTATION,
+    LEGACY_FINALIZER,
+    ORIGINAL_FINALIZER,
     READY,
+    REASON_BACKEND_NOT_ALLOWED,
     REASON_DEPLOYED,
     REASON_DEPLOYING,
     REASON_EXTERNAL,
     REASON_FAILED,
+    REASON_LEGACY_FINALIZER,
     REASON_TERMINATING,
+    ROUTABLE,
     InferenceModelStatus,
 )
 from .decide import Outcome
@@ -87,6 +93,7 @@ def model_status(
 ) -> JSON:
     """The whole status; `ready` and `replicas` are left out for a backend run elsewhere."""
     previous = (parent.get("status") or {}).get("conditions")
+    wanted = [*wanted, *routable(parent), *legacy_finalizer(parent)]
     conditions = merge_conditions(previous, wanted, now=now, generation=generation_of(parent))
     sizing = right_sizing(declared, annotations_of(parent))
     ready = replicas = None
@@ -123,3 +130,34 @@ def terminating_conditions(own: Claim | None) -> list[Want]:
     else:
         message = "Model is being deleted: deleting its Deployment"
     return both(False, REASON_TERMINATING, message)
+
+
+def routable(parent: Mapping[str, Any]) -> list[Want]:
+    """`Routable=False` while the request router reports it refuses the backend."""
+    refused = annotations_of(parent).get(BACKEND_REFUSED_ANNOTATION)
+    if not refused:
+        return []
+    message = f"The request router refuses to forward to this backend: {refused[:1024]}"
+    return [Want(ROUTABLE, False, REASON_BACKEND_NOT_ALLOWED, message)]
+
+
+def legacy_finalizer(parent: Mapping[str, Any]) -> list[Want]:
+    """`LegacyFinalizer` while the original controller's finalizer is on the object, with
+    the one command that removes it (a JSON patch that first tests the entry it removes,
+    so it cannot remove another finalizer that moved into its place)."""
+    finalizers = meta(parent).get("finalizers")
+    if not isinstance(finalizers, list) or ORIGINAL_FINALIZER not in finalizers:
+        return []
+    index = finalizers.index(ORIGINAL_FINALIZER)
+    path = f"/metadata/finalizers/{index}"
+    patch = (
+        f'[{{"op":"test","path":"{path}","value":"{ORIGINAL_FINALIZER}"}},'
+        f'{{"op":"remove","path":"{path}"}}]'
+    )
+    message = (
+        f"The finalizer {ORIGINAL_FINALIZER} of the original inference-budget controller is"
+        " on this object and nothing here removes it, so deleting it would hang; remove it"
+        f" with: kubectl patch inferencemodel {name_of(parent)} -n {namespace_of(parent)}"
+        f" --type json -p '{patch}'"
+    )
+    return [Want(LEGACY_FINALIZER, True, REASON_LEGACY_FINALIZER, message)]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 
 
@@ -26,3 +26,23 @@ class KubeModel(BaseModel):
     def to_json(self) -> dict[str, Any]:
         """The Kubernetes JSON form: camelCase keys, unset optional fields left out."""
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def describe_errors(error: ValidationError, root: str = "spec", limit: int = 5) -> str:
+    """A validation error in one line, each problem as `<field path>: <rule> (given <value>)`.
+
+    Field paths are the Kubernetes JSON names (`spec.resources.requests.gpu`);
+    at most `limit` problems are listed, and given values are cut short, so a
+    hostile object cannot make the line long.
+    """
+    problems = []
+    details = error.errors(include_url=False, include_context=False)
+    for detail in details[:limit]:
+        path = ".".join([root, *(str(part) for part in detail["loc"])])
+        given = repr(detail.get("input"))
+        if len(given) > 60:
+            given = given[:57] + "..."
+        problems.append(f"{path}: {detail['msg']} (given {given})")
+    if len(details) > limit:
+        problems.append(f"and {len(details) - limit} more")
+    return "; ".join(problems)

@@ -10,7 +10,6 @@ import hashlib
 import re
 
 DNS_LABEL_MAX = 63
-DNS_SUBDOMAIN_MAX = 253
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _HASH_LEN = 8
 

@@ -15,6 +15,7 @@ import copy
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from hooks.k8s.names import child_name
 from hooks.k8s.objects import JSON
@@ -239,13 +240,40 @@ def _triton(
                 f"triton downloads its models over http(s); {model.uri!r} "
                 f"({model.host_name}) is not such a URL",
             )
-        script = (
-            'curl -fsSL "$MODEL_PATH" | tar xz -C /models'
-            if ".tar" in model.uri
-            else 'curl -fL --create-dirs -O --output-dir "/models/$MODEL_NAME/1" "$MODEL_PATH"'
-        )
+        script = triton_download_script(model.uri)
         pod.init_containers.append(_download(image, model, model.name, script))
     return pod
+
+
+_FETCH = 'curl -fsSL -o /models/.download "$MODEL_PATH" && '
+TRITON_UNPACK = {
+    "tar.gz": _FETCH + "tar -xzf /models/.download -C /models && rm /models/.download",
+    "tar": _FETCH + "tar -xf /models/.download -C /models && rm /models/.download",
+    # No unzip in the Triton images; their Python has zipfile.
+    "zip": _FETCH + "python3 -m zipfile -e /models/.download /models && rm /models/.download",
+}
+"""How each kind of archive is unpacked into the model repository (`/models`): fetched
+to a file first, so that a failed download fails the init container (sh has no pipefail)."""
+TRITON_FILE = 'curl -fL --create-dirs -O --output-dir "/models/$MODEL_NAME/1" "$MODEL_PATH"'
+"""Anything else is one model file, put where Triton looks for version 1 of the model."""
+
+
+def archive_kind(uri: str) -> str | None:
+    """`tar.gz`, `tar` or `zip` by the name at the end of the URL's path (query and
+    fragment ignored, any case), or None for a plain model file."""
+    path = urlsplit(uri).path.lower()
+    if path.endswith((".tar.gz", ".tgz")):
+        return "tar.gz"
+    if path.endswith(".tar"):
+        return "tar"
+    if path.endswith(".zip"):
+        return "zip"
+    return None
+
+
+def triton_download_script(uri: str) -> str:
+    kind = archive_kind(uri)
+    return TRITON_FILE if kind is None else TRITON_UNPACK[kind]
 
 
 def _generic(spec: AIDeploymentSpec, models: Sequence[ResolvedModel]) -> ServingPod:

@@ -27,6 +27,7 @@ from typing import Any, Protocol, TypeVar
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from hooks.router import errors
+from hooks.router.access import ClientKey, ClientKeys
 from hooks.router.catalog import Catalog
 from hooks.router.config import RouterConfig
 from hooks.router.decide import Forward, Hold, decide, shutting_down, timed_out, unknown_model
@@ -69,8 +70,10 @@ class Router:
         metrics: RouterMetrics,
         background: Sequence[Loop] = (),
         closers: Sequence[Closer] = (),
+        keys: ClientKeys | None = None,
     ) -> None:
         self.config = config
+        self.keys = keys
         self.catalog = catalog
         self.demand = demand
         self.upstream = upstream
@@ -136,16 +139,22 @@ class Router:
         path = scope["path"]
         method = scope["method"]
         endpoint = ENDPOINTS.get(path)
+        client: ClientKey | None = None
+        if self.keys is not None and path.startswith("/v1/"):
+            client = self.keys.find(_header(scope, b"authorization"))
+            if client is None:
+                await self._reject(send, _invalid_key(), OTHER_MODEL, endpoint or "other")
+                return
         if endpoint is not None:
             if method != "POST":
                 await _answer(send, _method_not_allowed(path, "POST"))
                 return
-            await self._inference(scope, receive, send, endpoint)
+            await self._inference(scope, receive, send, endpoint, client)
         elif path == "/v1/models":
             if method != "GET":
                 await _answer(send, _method_not_allowed(path, "GET"))
                 return
-            await _json(send, 200, self._models())
+            await _json(send, 200, self._models(client))
         elif path == "/healthz":
             await _json(send, 200, {"status": "ok"})
         elif path == "/readyz":
@@ -162,7 +171,8 @@ class Router:
     def _scrape(self) -> bytes:
         return generate_latest(self.metrics.registry)
 
-    def _models(self) -> dict[str, Any]:
+    def _models(self, client: ClientKey | None) -> dict[str, Any]:
+        """The served models, those of the client's namespaces when keys are required."""
         return {
             "object": "list",
             "data": [
@@ -173,11 +183,13 @@ class Router:
                     "owned_by": v.namespace,
                 }
                 for v in self.catalog.served()
-                if not v.deleting
+                if not v.deleting and (client is None or client.may_use(v.namespace))
             ],
         }
 
-    async def _inference(self, scope: Scope, receive: Receive, send: Send, endpoint: str) -> None:
+    async def _inference(
+        self, scope: Scope, receive: Receive, send: Send, endpoint: str, client: ClientKey | None
+    ) -> None:
         body = await _read_body(scope, receive, self.config.max_body_bytes)
         if body is None:
             self._count(OTHER_MODEL, endpoint, CLIENT_CLOSED, errors.CLIENT_DISCONNECTED)
@@ -190,13 +202,21 @@ class Router:
             await self._reject(send, model, OTHER_MODEL, endpoint)
             return
         view = self.catalog.get(model)
-        if view is None or view.deleting:
+        if (
+            view is None
+            or view.deleting
+            or (client is not None and not client.may_use(view.namespace))
+        ):
             await self._reject(send, unknown_model(model), OTHER_MODEL, endpoint)
             return
-        self.demand.record(view)
         decision = decide(
             view, model, waiting=self._waiting.get(model, 0), queued=False, config=self.config
         )
+        if isinstance(decision, Rejection) and decision.reason == errors.BACKEND_NOT_ALLOWED:
+            # Not even demand: a model the router will not forward to is never woken.
+            await self._reject(send, decision, model, endpoint)
+            return
+        self.demand.record(view)
         if isinstance(decision, Rejection):
             await self._reject(send, decision, model, endpoint)
             return
@@ -222,8 +242,11 @@ class Router:
                 return settled.status
             decision = settled
         url = backend_url(decision.backend_url, scope["path"], scope["query_string"])
-        client = scope.get("client")
-        headers = request_headers(scope["headers"], client[0] if client else None)
+        peer = scope.get("client")
+        # The router's own key is the client's credential for the router, not the backend's.
+        headers = request_headers(
+            scope["headers"], peer[0] if peer else None, keep_authorization=self.keys is None
+        )
         response = await self.upstream.open(scope["method"], url, headers, body)
         if isinstance(response, Rejection):
             await self._reject(send, response, model, endpoint)
@@ -296,9 +319,11 @@ def create_app(
     metrics: RouterMetrics | None = None,
     background: Sequence[Loop] = (),
     closers: Sequence[Closer] = (),
+    keys: ClientKeys | None = None,
 ) -> Router:
     """The router app; `background` loops (watch feeds, demand writer, observer) run
-    between the server's startup and shutdown, `closers` run after them."""
+    between the server's startup and shutdown, `closers` run after them; with `keys`,
+    `/v1/` requests need one of them."""
     return Router(
         config=config,
         catalog=catalog,
@@ -307,6 +332,7 @@ def create_app(
         metrics=metrics or RouterMetrics(),
         background=background,
         closers=closers,
+        keys=keys,
     )
 
 
@@ -384,6 +410,21 @@ async def _until_disconnect(receive: Receive, work: Awaitable[T]) -> T | None:
     finally:
         state["finished"] = True
         watcher.cancel()
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key.lower() == name:
+            return bytes(value)
+    return None
+
+
+def _invalid_key() -> Rejection:
+    return Rejection(
+        401,
+        errors.INVALID_API_KEY,
+        "Incorrect or missing API key: send Authorization: Bearer <key> with a key of this router.",
+    )
 
 
 def _method_not_allowed(path: str, allowed: str) -> Rejection:

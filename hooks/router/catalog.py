@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from hooks.k8s.objects import name_of, namespace_of
-from hooks.router.state import Key, ModelView, deployment_owner, view_of
+from hooks.router.state import Key, ModelView, view_of
 
 log = logging.getLogger("hooks.router.catalog")
 
@@ -26,7 +26,6 @@ log = logging.getLogger("hooks.router.catalog")
 class Catalog:
     def __init__(self) -> None:
         self._models: dict[Key, Mapping[str, Any]] = {}
-        self._deployments: dict[Key, Mapping[str, Any]] = {}
         self._views: dict[Key, ModelView] = {}
         self._by_name: dict[str, ModelView] = {}
         self._signals: dict[str, asyncio.Event] = {}
@@ -73,16 +72,6 @@ class Catalog:
         self._models.update(fresh)
         self._rebuild(gone | set(fresh))
 
-    def replace_deployments(
-        self, objects: Iterable[Mapping[str, Any]], namespace: str | None = None
-    ) -> None:
-        gone = {k for k in self._deployments if namespace is None or k[0] == namespace}
-        for key in gone:
-            del self._deployments[key]
-        fresh = {deployment_owner(o): o for o in objects}
-        self._deployments.update(fresh)
-        self._rebuild(gone | set(fresh))
-
     def put_model(self, obj: Mapping[str, Any]) -> None:
         key = _key(obj)
         self._models[key] = obj
@@ -91,16 +80,6 @@ class Catalog:
     def delete_model(self, obj: Mapping[str, Any]) -> None:
         key = _key(obj)
         self._models.pop(key, None)
-        self._rebuild({key})
-
-    def put_deployment(self, obj: Mapping[str, Any]) -> None:
-        key = deployment_owner(obj)
-        self._deployments[key] = obj
-        self._rebuild({key})
-
-    def delete_deployment(self, obj: Mapping[str, Any]) -> None:
-        key = deployment_owner(obj)
-        self._deployments.pop(key, None)
         self._rebuild({key})
 
     def _rebuild(self, keys: set[Key]) -> None:
@@ -112,7 +91,7 @@ class Catalog:
             model = self._models.get(key)
             if model is None:
                 continue
-            view = view_of(model, self._deployments.get(key))
+            view = view_of(model)
             self._views[key] = view
             touched.add(view.model_name)
         if not touched:

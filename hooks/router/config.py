@@ -12,7 +12,9 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from hooks.router.access import parse_allowed
 
 ENV_PREFIX = "AIHOOKS_ROUTER_"
 
@@ -26,6 +28,13 @@ class RouterConfig(BaseModel):
     """Port to listen on (0 picks a free one, for tests)."""
     namespaces: tuple[str, ...] = ()
     """Namespaces whose InferenceModels are served; empty means every namespace."""
+    allowed_backends: tuple[str, ...] = ()
+    """Hosts and CIDRs a backendUrl may name besides the Services of its model's own
+    namespace (the default, and the only backends otherwise forwarded to)."""
+    api_keys_file: str | None = None
+    """A mounted Secret's file of client keys (docs/router.md); without it no key is asked."""
+    access_interval_seconds: float = Field(default=5.0, gt=0)
+    """How often refused backends are checked, to report them on their InferenceModels."""
 
     max_queue: int = Field(default=100, ge=0)
     """Requests held per model while it wakes; the next one gets 429."""
@@ -62,6 +71,12 @@ class RouterConfig(BaseModel):
     observer: bool = True
     """Run the peak-memory observer."""
 
+    @field_validator("allowed_backends")
+    @classmethod
+    def _hosts_or_cidrs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        parse_allowed(value)
+        return value
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> RouterConfig:
         """Fields from `AIHOOKS_ROUTER_<FIELD>`; `overrides` (CLI flags that were given) win."""
@@ -71,6 +86,7 @@ class RouterConfig(BaseModel):
             text = env.get(ENV_PREFIX + name.upper())
             if text is None:
                 continue
-            values[name] = tuple(filter(None, text.split(","))) if name == "namespaces" else text
+            listed = name in ("namespaces", "allowed_backends")
+            values[name] = tuple(filter(None, text.split(","))) if listed else text
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls.model_validate(values)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hooks.router import errors
+from hooks.router.access import Refused, route
 from hooks.router.config import RouterConfig
 from hooks.router.errors import Rejection
 from hooks.router.state import ModelView
@@ -46,8 +47,11 @@ def decide(
     """
     if view is None or view.deleting:
         return unknown_model(model)
+    target = route(view.backend_url, view.namespace, config.allowed_backends)
+    if isinstance(target, Refused):
+        return not_allowed(model, target)
     if view.ready:
-        return Forward(view.backend_url)
+        return Forward(target)
     if view.shortage is not None:
         shortage = view.shortage
         blocking = ", ".join(shortage.blocking) or "none"
@@ -81,6 +85,15 @@ def decide(
             retry_after=config.retry_after_seconds,
         )
     return Hold()
+
+
+def not_allowed(model: str, refused: Refused) -> Rejection:
+    """A backend the router does not forward to: never woken, never held."""
+    return Rejection(
+        403,
+        errors.BACKEND_NOT_ALLOWED,
+        f"The router does not forward requests for model '{model}': {refused.message}.",
+    )
 
 
 def unknown_model(model: str) -> Rejection:

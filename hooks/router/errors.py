@@ -28,6 +28,8 @@ BACKEND_UNAVAILABLE = "backend_unavailable"
 BACKEND_TIMEOUT = "backend_timeout"
 CLIENT_DISCONNECTED = "client_disconnected"
 SHUTTING_DOWN = "shutting_down"
+BACKEND_NOT_ALLOWED = "backend_not_allowed"
+INVALID_API_KEY = "invalid_api_key"
 
 REASONS = (
     MODEL_NOT_FOUND,
@@ -44,6 +46,8 @@ REASONS = (
     BACKEND_TIMEOUT,
     CLIENT_DISCONNECTED,
     SHUTTING_DOWN,
+    BACKEND_NOT_ALLOWED,
+    INVALID_API_KEY,
 )
 """Every rejection reason, so the metric's series exist (at zero) from the start."""
 
@@ -55,6 +59,8 @@ _TYPES = {
     METHOD_NOT_ALLOWED: "invalid_request_error",
     QUEUE_FULL: "rate_limit_error",
     INSUFFICIENT_MEMORY: INSUFFICIENT_MEMORY,
+    BACKEND_NOT_ALLOWED: "permission_error",
+    INVALID_API_KEY: "invalid_request_error",
 }
 
 

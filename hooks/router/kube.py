@@ -17,10 +17,9 @@ from urllib.parse import urlencode
 import httpx
 from lightkube import ALL_NS, ApiError, AsyncClient
 from lightkube.generic_resource import create_namespaced_resource
-from lightkube.resources.apps_v1 import Deployment
 from lightkube.types import PatchType
 
-from hooks.inference.api import GROUP, KIND, MANAGED_LABEL, PLURAL, VERSION
+from hooks.inference.api import GROUP, KIND, PLURAL, VERSION
 from hooks.router.catalog import Catalog
 from hooks.router.ports import MetricsUnavailable, ModelGone
 from hooks.router.state import Key
@@ -30,7 +29,6 @@ log = logging.getLogger("hooks.router.kube")
 InferenceModel = create_namespaced_resource(GROUP, VERSION, KIND, PLURAL)
 PodMetrics = create_namespaced_resource("metrics.k8s.io", "v1beta1", "PodMetrics", "pods")
 FIELD_MANAGER = "aihooks-router"
-MANAGED = {MANAGED_LABEL: "true"}
 _MAX_BACKOFF = 30.0
 
 Objects = Callable[[Iterable[Mapping[str, Any]], str | None], None]
@@ -94,13 +92,13 @@ async def feed(
 
 
 def catalog_feeds(client: AsyncClient, catalog: Catalog, namespaces: Sequence[str]) -> list[Loop]:
-    """One InferenceModel feed and one Deployment feed per namespace (or for all)."""
+    """One InferenceModel feed per namespace (or one for all)."""
     scopes: Sequence[str | None] = list(namespaces) or [None]
-    pending = {(kind, scope) for kind in ("models", "deployments") for scope in scopes}
+    pending = set(scopes)
 
-    def synced(kind: str, scope: str | None) -> Callable[[], None]:
+    def synced(scope: str | None) -> Callable[[], None]:
         def mark() -> None:
-            pending.discard((kind, scope))
+            pending.discard(scope)
             if not pending:
                 catalog.synced = True
 
@@ -118,20 +116,7 @@ def catalog_feeds(client: AsyncClient, catalog: Catalog, namespaces: Sequence[st
                 replace=catalog.replace_models,
                 put=catalog.put_model,
                 delete=catalog.delete_model,
-                ready=synced("models", scope),
-            )
-        )
-        loops.append(
-            _bind(
-                feed,
-                client,
-                Deployment,
-                namespace=scope,
-                labels=MANAGED,
-                replace=catalog.replace_deployments,
-                put=catalog.put_deployment,
-                delete=catalog.delete_deployment,
-                ready=synced("deployments", scope),
+                ready=synced(scope),
             )
         )
     return loops
@@ -150,7 +135,7 @@ class KubeAnnotations:
     def __init__(self, client: AsyncClient) -> None:
         self._client = client
 
-    async def annotate(self, key: Key, annotations: Mapping[str, str]) -> None:
+    async def annotate(self, key: Key, annotations: Mapping[str, str | None]) -> None:
         namespace, name = key
         patch = {"metadata": {"annotations": dict(annotations)}}
         try:

@@ -10,6 +10,7 @@ import uvicorn
 
 from hooks import logs
 from hooks.router import kube
+from hooks.router.access import ClientKeys
 from hooks.router.app import Closer, Loop, Router, create_app
 from hooks.router.catalog import Catalog
 from hooks.router.config import RouterConfig
@@ -18,6 +19,7 @@ from hooks.router.metrics import RouterMetrics
 from hooks.router.observer import PeakObserver
 from hooks.router.ports import MetricsSource
 from hooks.router.proxy import Upstream, new_pool
+from hooks.router.reporter import AccessReporter
 
 
 def wall_clock() -> datetime:
@@ -38,6 +40,7 @@ def build(config: RouterConfig, client: Any | None = None) -> Router:
     loops: list[Loop] = [
         *kube.catalog_feeds(client, catalog, config.namespaces),
         demand.run,
+        AccessReporter(writer, catalog, config=config).run,
     ]
     if config.observer:
         source: MetricsSource
@@ -59,6 +62,7 @@ def build(config: RouterConfig, client: Any | None = None) -> Router:
         metrics=metrics,
         background=loops,
         closers=closers,
+        keys=ClientKeys(config.api_keys_file) if config.api_keys_file else None,
     )
 
 

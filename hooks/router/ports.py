@@ -22,8 +22,9 @@ class MetricsUnavailable(Exception):
 
 
 class AnnotationWriter(Protocol):
-    async def annotate(self, key: Key, annotations: Mapping[str, str]) -> None:
-        """Merge these annotations into the InferenceModel; raise ModelGone if it is gone."""
+    async def annotate(self, key: Key, annotations: Mapping[str, str | None]) -> None:
+        """Merge these annotations into the InferenceModel (None removes one); raise
+        ModelGone if it is gone."""
 
 
 class MetricsSource(Protocol):

@@ -60,11 +60,14 @@ def _dropped(headers: Iterable[tuple[bytes, bytes]]) -> frozenset[bytes]:
 
 
 def request_headers(
-    headers: Iterable[tuple[bytes, bytes]], client: str | None
+    headers: Iterable[tuple[bytes, bytes]], client: str | None, *, keep_authorization: bool = True
 ) -> list[tuple[bytes, bytes]]:
-    """The client's end-to-end headers, plus `X-Forwarded-For`."""
+    """The client's end-to-end headers, plus `X-Forwarded-For`; without `Authorization`
+    when it carried the router's own client key."""
     headers = list(headers)
     drop = _dropped(headers) | _REQUEST_ONLY
+    if not keep_authorization:
+        drop = drop | {b"authorization"}
     forwarded_for = None
     result = []
     for name, value in headers:
@@ -115,21 +118,22 @@ class Upstream:
         self, method: str, url: str, headers: list[tuple[bytes, bytes]], body: bytes
     ) -> Response | Rejection:
         """The backend's response with its body still to be read, or why there is none."""
-        for attempt in range(1, self._attempts + 1):
+        attempt = 1
+        while True:
             try:
                 return await self.pool.request(method, url, headers, body)
             except ValueError as error:
                 return _unavailable(f"the model's backendUrl cannot be used: {error}")
             except ConnectFailed as error:
                 # Nothing reached the backend: trying again cannot send the body twice.
-                if attempt == self._attempts:
+                if attempt >= self._attempts:
                     return _unavailable(str(error))
                 await asyncio.sleep(_CONNECT_BACKOFF * attempt)
+                attempt += 1
             except UpstreamTimeout as error:
                 return Rejection(504, errors.BACKEND_TIMEOUT, f"the model's backend: {error}")
             except UpstreamError as error:
                 return _unavailable(f"the model's backend failed: {error}")
-        raise AssertionError("unreachable")
 
     async def aclose(self) -> None:
         self.pool.close()

@@ -1,13 +1,12 @@
-"""What the router knows of one InferenceModel: a small frozen view, built from
-the InferenceModel and (when the controller manages one) its Deployment.
+"""What the router knows of one InferenceModel: a small frozen view of the object.
 
-Readiness comes from the Deployment when there is one: its `readyReplicas`
-moves the moment a pod is ready, one Metacontroller round trip before the
-InferenceModel's `status.ready` does, which shortens every wake; a Deployment
-scaled to zero is never ready even while the status still says so. A model
-without `containerImage` has a backend nothing here runs (the hook reports it
-`ExternallyManaged`): there is nothing to wait for, so it counts as ready.
-Otherwise, before its Deployment is seen, `status.ready` decides.
+Readiness is the hook's `status.ready`, which it computes from the model's
+Deployment in the sync Metacontroller runs whenever that Deployment changes,
+and which it sets to false in the very sync that scales the model to zero.
+The router reads no Deployments: it needs no access to them (their pod
+templates carry other tenants' environment). A model without `containerImage`
+has a backend nothing here runs (the hook reports it `ExternallyManaged`):
+there is nothing to wait for, so it counts as ready.
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from hooks.inference import (
+    BACKEND_REFUSED_ANNOTATION,
     DEFAULT_COOLDOWN,
     LAST_OBSERVATION_ANNOTATION,
     LAST_REQUEST_ANNOTATION,
@@ -31,7 +31,6 @@ from hooks.inference import (
     shortage_of,
 )
 from hooks.inference.api import READY
-from hooks.inference.observe import owner_of
 from hooks.k8s.conditions import condition_of
 from hooks.k8s.objects import annotations_of, is_deleting, meta, name_of, namespace_of
 from hooks.k8s.quantity import QuantityError, parse_bytes
@@ -68,26 +67,15 @@ class ModelView:
     last_observation: datetime | None
     created: int
     """creationTimestamp as Unix seconds (the OpenAI `created` field)."""
+    backend_refused: str | None = None
+    """What the router last reported on the object about refusing its backend."""
 
     @property
     def key(self) -> Key:
         return (self.namespace, self.name)
 
 
-def deployment_owner(deployment: Mapping[str, Any]) -> Key:
-    """The InferenceModel a Deployment belongs to (the hook's own rule)."""
-    return (namespace_of(deployment), owner_of(deployment))
-
-
-def deployment_ready(deployment: Mapping[str, Any]) -> bool:
-    spec = _mapping(deployment.get("spec"))
-    status = _mapping(deployment.get("status"))
-    wanted = spec.get("replicas", 1)
-    ready = status.get("readyReplicas") or 0
-    return isinstance(wanted, int) and wanted >= 1 and isinstance(ready, int) and ready >= 1
-
-
-def view_of(model: Mapping[str, Any], deployment: Mapping[str, Any] | None = None) -> ModelView:
+def view_of(model: Mapping[str, Any]) -> ModelView:
     """The router's view of an InferenceModel; lenient about every field."""
     spec = _mapping(model.get("spec"))
     status = _mapping(model.get("status"))
@@ -99,8 +87,6 @@ def view_of(model: Mapping[str, Any], deployment: Mapping[str, Any] | None = Non
     deleting = is_deleting(model)
     if deleting:
         ready = False
-    elif deployment is not None:
-        ready = deployment_ready(deployment)
     elif not spec.get("containerImage"):
         ready = True
     else:
@@ -128,6 +114,7 @@ def view_of(model: Mapping[str, Any], deployment: Mapping[str, Any] | None = Non
         peak_memory=_bytes_or_none(annotations.get(PEAK_MEMORY_ANNOTATION)),
         last_observation=parse_time(annotations.get(LAST_OBSERVATION_ANNOTATION)),
         created=int(created.timestamp()) if created else 0,
+        backend_refused=annotations.get(BACKEND_REFUSED_ANNOTATION),
     )
 
 

@@ -219,6 +219,8 @@ class Router:
             **os.environ,
             "KUBECONFIG": str(kubeconfig),
             "AIHOOKS_ROUTER_OBSERVER_INTERVAL_SECONDS": "0.5",
+            # The echo backends listen on loopback, which only an allowed CIDR admits.
+            "AIHOOKS_ROUTER_ALLOWED_BACKENDS": "127.0.0.1/32",
             **{f"AIHOOKS_ROUTER_{k.upper()}": str(v) for k, v in settings.items()},
         }
         argv = [sys.executable, "-m", "hooks", "router", "--host", "127.0.0.1"]
@@ -568,3 +570,28 @@ def test_unknown_models_and_malformed_requests(
     malformed = router.http.post("/v1/chat/completions", content=b"{not json")
     assert malformed.status_code == 400
     assert malformed.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_a_backend_outside_the_models_namespace_is_refused_and_reported(
+    kube: Client, namespace: str, start_router: Any, echo: tuple[EchoBackend, str]
+) -> None:
+    """By default the router forwards only to Services of the model's namespace: the
+    loopback echo backend is refused with 403, and the InferenceModel says so."""
+    backend, url = echo
+    router = start_router(allowed_backends="", access_interval_seconds="0.5")
+    create_model(kube, namespace, "aimed", url)
+    wait_ready(kube, namespace, "aimed")
+    served_before = backend.stats.requests
+    response = chat(router, "aimed")
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "backend_not_allowed"
+    assert backend.stats.requests == served_before
+
+    def routable() -> dict[str, Any] | None:
+        status = model(kube, namespace, "aimed").get("status") or {}
+        found = [c for c in status.get("conditions") or () if c["type"] == "Routable"]
+        return found[0] if found else None
+
+    condition = wait_for(routable, what="the Routable condition", timeout=30)
+    assert (condition["status"], condition["reason"]) == ("False", "BackendNotAllowed")
+    assert url in condition["message"]

@@ -6,6 +6,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from hooks.cli import REPO_ROOT
 
 
@@ -17,7 +19,9 @@ def test_python_dash_m_and_console_script() -> None:
         assert command in result.stdout
 
 
-def test_wheel_carries_the_package(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp_path = tmp_path_factory.mktemp("wheel")
     # Build from a copy, as the Dockerfile does, so no stale build/ dir is reused.
     source = tmp_path / "src"
     source.mkdir()
@@ -41,7 +45,11 @@ def test_wheel_carries_the_package(tmp_path: Path) -> None:
         ],
         check=True,
     )
-    (wheel,) = tmp_path.glob("aihooks-*.whl")
+    (built,) = tmp_path.glob("aihooks-*.whl")
+    return built
+
+
+def test_wheel_carries_the_package(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     assert "hooks/app.py" in names
     assert "hooks/py.typed" in names
@@ -60,3 +68,42 @@ def test_dockerfile_takes_its_base_as_an_argument() -> None:
     final = lines[lines.index(stages[-1]) :]
     assert "USER 10001:10001" in final
     assert 'ENTRYPOINT ["aihooks"]' in final
+    assert not any("gcc" in line or "build-essential" in line for line in final)
+
+
+def test_installed_from_the_wheel_the_checkout_commands_say_so(wheel: Path, tmp_path: Path) -> None:
+    """Outside a checkout, `dev` needs one and the generators need --out: one line each."""
+    target = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), wheel],
+        check=True,
+    )
+    elsewhere = tmp_path / "work"
+    elsewhere.mkdir()
+
+    def aihooks(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "hooks", *argv],
+            capture_output=True,
+            text=True,
+            cwd=elsewhere,
+            env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"},
+        )
+
+    where = aihooks("--help")
+    assert where.returncode == 0, where.stderr
+    dev = aihooks("dev")
+    assert (dev.returncode, dev.stdout) == (2, "")
+    assert dev.stderr.startswith("aihooks dev: needs a checkout of the project")
+    assert dev.stderr.count("\n") == 1
+    for command in ("crds", "controllers"):
+        refused = aihooks(command)
+        assert refused.returncode == 2
+        assert refused.stderr == (
+            f"aihooks {command}: not run from a checkout of the project: "
+            "give the output directory with --out\n"
+        )
+        written = aihooks(command, "--out", str(elsewhere / command))
+        assert written.returncode == 0, written.stderr
+        assert (elsewhere / command / "kustomization.yaml").is_file()
+    assert not list(target.glob("crds")), "nothing is written into site-packages"

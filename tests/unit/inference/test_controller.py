@@ -451,6 +451,7 @@ def test_customize_relates_the_pool_and_the_namespace() -> None:
             "resource": "inferencemodels",
             "namespace": "ml",
         },
+        {"apiVersion": "v1", "resource": "services", "namespace": "ml", "names": ["llama"]},
     ]
 
 
@@ -463,3 +464,123 @@ def test_pool_label_ignores_selector_order() -> None:
     one = label({"a": "1", "b": "2"})
     assert one == label({"b": "2", "a": "1"}) == {POOL_LABEL: pool_id({"a": "1", "b": "2"})}
     assert one != label({"a": "1"})
+
+
+def test_a_namesake_in_another_namespace_holds_its_memory() -> None:
+    """team-b/llama runs 48Gi in a 2 x 40Gi pool: team-a/llama (48Gi) must not start."""
+    mine = model("llama", memory="48Gi", last_request=RECENT, namespace="team-a")
+    theirs = model("llama", memory="48Gi", last_request=RECENT, namespace="team-b")
+    answer = sync(
+        request(mine, peers=[theirs], deployments=[deployment(theirs)], nodes=a100_nodes())
+    )
+    assert replicas(answer) == 0
+    status, reason, message = ready(answer)
+    assert (status, reason) == ("False", "InsufficientMemory")
+    assert "blocking: team-b/llama (48Gi)" in message
+
+
+def test_the_original_controllers_finalizer_is_reported_with_its_removal() -> None:
+    finalizers = [
+        "metacontroller.io/compositecontroller-inferencemodel",
+        "inference.eh-ops.io/finalizer",
+    ]
+    legacy = model("llama", last_request=RECENT)
+    legacy["metadata"]["finalizers"] = finalizers
+    for answer in (
+        sync(request(legacy, nodes=a100_nodes())),
+        finalize(request({**legacy, "metadata": {**legacy["metadata"], "deletionTimestamp": "x"}})),
+    ):
+        condition = condition_of(answer["status"], "LegacyFinalizer")
+        assert condition is not None
+        assert (condition["status"], condition["reason"]) == ("True", "OriginalControllerFinalizer")
+        assert condition["message"].endswith(
+            "remove it with: kubectl patch inferencemodel llama -n ml --type json -p "
+            '\'[{"op":"test","path":"/metadata/finalizers/1","value":"inference.eh-ops.io/finalizer"},'
+            '{"op":"remove","path":"/metadata/finalizers/1"}]\''
+        )
+    assert (
+        condition_of(sync(request(llama, nodes=a100_nodes()))["status"], "LegacyFinalizer") is None
+    )
+
+
+SERVICE_KEY = "Service.v1"
+
+
+def _service(name: str, namespace: str = "ml", **labels: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "spec": {"selector": {"app": "theirs"}, "ports": [{"port": 8000}]},
+    }
+
+
+def test_the_service_backend_url_names_is_a_child() -> None:
+    answer = sync(request(llama, nodes=a100_nodes()))
+    kinds = [(c["kind"], c["metadata"]["name"]) for c in answer["children"]]
+    assert kinds == [("Deployment", "llama"), ("Service", "llama")]
+    condition = condition_of(answer["status"], "BackendService")
+    assert condition is not None
+    assert (condition["status"], condition["reason"]) == ("True", "ServiceManaged")
+    assert condition["message"] == "Service llama sends port 8000 to this model's pods"
+    elsewhere = model("far", last_request=RECENT, backendUrl="https://api.example.com")
+    far = sync(request(elsewhere, nodes=a100_nodes()))
+    assert [c["kind"] for c in far["children"]] == ["Deployment"]
+    assert condition_of(far["status"], "BackendService") is None
+
+
+def test_a_service_of_that_name_that_is_not_ours_is_left_alone() -> None:
+    req = request(llama, nodes=a100_nodes())
+    req.related.setdefault(SERVICE_KEY, {})["ml/llama"] = _service("llama")
+    answer = sync(req)
+    assert [c["kind"] for c in answer["children"]] == ["Deployment"]
+    condition = condition_of(answer["status"], "BackendService")
+    assert condition is not None
+    assert (condition["status"], condition["reason"]) == ("False", "ServiceNotOwned")
+    assert (
+        "Service llama, which backendUrl names, exists and is not this model's"
+        in (condition["message"])
+    )
+    assert ready(answer)[1] == "Deploying", "the model still runs"
+    ours = request(llama, nodes=a100_nodes())
+    first = sync(ours)
+    service = next(c for c in first["children"] if c["kind"] == "Service")
+    ours.children.setdefault(SERVICE_KEY, {})["ml/llama"] = service
+    ours.related.setdefault(SERVICE_KEY, {})["ml/llama"] = service
+    assert [c["kind"] for c in sync(ours)["children"]] == ["Deployment", "Service"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "says"),
+    [
+        ({"backendUrl": "http://llama:99999"}, "backendUrl 'http://llama:99999' has no usable"),
+        ({"backendUrl": "http://[fd00::1:80"}, "backendUrl 'http://[fd00::1:80' has no usable"),
+        ({"env": [{"name": "A"}]}, "env A: give exactly one of value and valueFrom"),
+        (
+            {"env": [{"name": "A", "valueFrom": {}}]},
+            "env A: valueFrom takes exactly one of secretKeyRef and configMapKeyRef",
+        ),
+    ],
+)
+def test_what_only_the_hook_can_judge_fails_the_spec(fields: dict[str, Any], says: str) -> None:
+    bad = model("llama", last_request=RECENT, **fields)
+    answer = sync(request(bad, own=deployment(llama), nodes=a100_nodes()))
+    assert ready(answer)[1] == "Failed"
+    assert says in ready(answer)[2]
+    assert [c["metadata"]["name"] for c in answer["children"]] == ["llama"], "children kept"
+
+
+def test_a_backend_the_router_refuses_is_not_routable() -> None:
+    refused = model(
+        "far",
+        last_request=RECENT,
+        annotations={"inference.eh-ops.io/backend-refused": "backendUrl 'https://x' is not ..."},
+    )
+    answer = sync(request(refused, nodes=a100_nodes()))
+    condition = condition_of(answer["status"], "Routable")
+    assert condition is not None
+    assert (condition["status"], condition["reason"]) == ("False", "BackendNotAllowed")
+    assert condition["message"] == (
+        "The request router refuses to forward to this backend: backendUrl 'https://x' is not ..."
+    )
+    assert condition_of(sync(request(llama, nodes=a100_nodes()))["status"], "Routable") is None

@@ -1,8 +1,9 @@
 """Properties of whole pools: random models, requests, syncs, kubelets and clocks.
 
 A small simulation of the cluster drives the real sync hook. Hypothesis picks
-the models and an interleaving of events: a sync of one model, syncs of several
-models from one snapshot (Metacontroller's concurrent workers), the kubelet
+the models (in two namespaces, with the same names in both) and an
+interleaving of events: a sync of one model, syncs of several models from one
+snapshot (Metacontroller's concurrent workers), the kubelet
 catching up with a Deployment, a request, a resize, a move to the other pool,
 time passing. After every
 event the memory the pool's pods hold (or are about to hold) stays within the
@@ -63,7 +64,7 @@ class Cluster:
 
     def apply(self, name: str, answer: dict[str, Any]) -> None:
         self.models[name] = {**self.models[name], "status": answer["status"]}
-        children = answer["children"]
+        children = [c for c in answer["children"] if c["kind"] == "Deployment"]
         assert len(children) == 1
         observed = self.deployments.get(name)
         child = copy.deepcopy(children[0])
@@ -121,16 +122,23 @@ _EVENT = st.one_of(
 )
 
 
+NAMESPACES = ("team-a", "team-b")
+
+
 def build(specs: list[tuple[int, str, str, list[int], int]]) -> Cluster:
+    """Models alternate between two namespaces with the same names (team-a/m0, team-b/m0,
+    team-a/m1, ...): a model's Deployment is named like it, so namesakes must not hide
+    each other's claims. Dependencies name earlier models of the same namespace."""
     models = {}
     for number, (memory, pool, cooldown, deps, age) in enumerate(specs):
-        name = f"m{number}"
-        models[name] = model(
+        namespace, name = NAMESPACES[number % 2], f"m{number // 2}"
+        models[f"{namespace}/{name}"] = model(
             name,
+            namespace=namespace,
             memory=f"{memory}Gi",
             selector=POOLS[pool],
             cooldown=cooldown,
-            dependencies=[f"m{d}" for d in deps if d < number],
+            dependencies=[f"m{d // 2}" for d in deps if d < number and d % 2 == number % 2],
             created=NOW - timedelta(minutes=age),
         )
     return Cluster(now=NOW, models=models)
@@ -201,23 +209,25 @@ def model_with_request(obj: dict[str, Any], now: datetime) -> dict[str, Any]:
 
 
 def test_a_waiting_model_starts_once_the_runner_cools_down() -> None:
-    """The e2e story in miniature: two 48Gi models, one 80Gi pool."""
+    """The e2e story in miniature: two 48Gi models named alike in two namespaces, one 80Gi
+    pool."""
     cluster = build([(48, "a100", "10m", [], 1), (48, "a100", "10m", [], 0)])
-    cluster.models["m1"] = model_with_request(cluster.models["m1"], NOW)
-    for name in ("m0", "m1"):
-        cluster.apply(name, cluster.answer(name))
-    assert cluster.deployments["m0"]["spec"]["replicas"] == 0
-    assert cluster.deployments["m1"]["spec"]["replicas"] == 1
-    assert cluster.models["m0"]["status"]["conditions"][0]["reason"] == "InsufficientMemory"
-    cluster.kubelet("m1")
-    cluster.models["m0"] = model_with_request(cluster.models["m0"], NOW + timedelta(minutes=5))
+    first, second = "team-a/m0", "team-b/m0"
+    cluster.models[second] = model_with_request(cluster.models[second], NOW)
+    for key in (first, second):
+        cluster.apply(key, cluster.answer(key))
+    assert cluster.deployments[first]["spec"]["replicas"] == 0
+    assert cluster.deployments[second]["spec"]["replicas"] == 1
+    assert cluster.models[first]["status"]["conditions"][0]["reason"] == "InsufficientMemory"
+    cluster.kubelet(second)
+    cluster.models[first] = model_with_request(cluster.models[first], NOW + timedelta(minutes=5))
     cluster.now = NOW + timedelta(minutes=10)
-    for name in ("m1", "m0"):
-        cluster.apply(name, cluster.answer(name))
-    assert cluster.deployments["m1"]["spec"]["replicas"] == 0
-    reason = cluster.models["m0"]["status"]["conditions"][0]["reason"]
-    assert reason == "Pending", "m1's pod still holds its memory"
-    cluster.kubelet("m1")
-    cluster.apply("m0", cluster.answer("m0"))
-    assert cluster.deployments["m0"]["spec"]["replicas"] == 1
+    for key in (second, first):
+        cluster.apply(key, cluster.answer(key))
+    assert cluster.deployments[second]["spec"]["replicas"] == 0
+    reason = cluster.models[first]["status"]["conditions"][0]["reason"]
+    assert reason == "Pending", "the other namespace's pod still holds its memory"
+    cluster.kubelet(second)
+    cluster.apply(first, cluster.answer(first))
+    assert cluster.deployments[first]["spec"]["replicas"] == 1
     cluster.check()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from hooks.inference.api import LAST_OBSERVATION_ANNOTATION, PEAK_MEMORY_ANNOTATION
+from hooks.inference.api import LAST_OBSERVATION_ANNOTATION, MEMORY_PATTERN, PEAK_MEMORY_ANNOTATION
 from hooks.inference.rightsizing import RightSizing, right_sizing
+from hooks.k8s.quantity import parse_bytes
 
 
 def observed(peak: str | None = None, when: str | None = None) -> dict[str, str]:
@@ -39,13 +42,13 @@ def observed(peak: str | None = None, when: str | None = None) -> dict[str, str]
         ),
         ("exactly 90% is fine", "80Gi", observed("72Gi"), RightSizing("72Gi", 90)),
         (
-            "the peak is printed canonically, the suggestion rounded up to a byte",
+            "the peak is printed canonically, the suggestion rounded up to a Mi",
             "16Gi",
             observed("1536Mi"),
             RightSizing(
                 "1536Mi",
                 9,
-                "Consider reducing memory from 16Gi to 1771674010 "
+                "Consider reducing memory from 16Gi to 1690Mi "
                 "(observed peak 1536Mi, 90% overprovisioned)",
             ),
         ),
@@ -65,3 +68,17 @@ def test_right_sizing(
     reason: str, declared: str, annotations: dict[str, str], want: RightSizing
 ) -> None:
     assert right_sizing(declared, annotations) == want, reason
+
+
+@pytest.mark.parametrize(
+    ("declared", "peak"),
+    # Working sets as metrics-server reports them: kibibytes, rarely a round number.
+    [("80Gi", "65498112Ki"), ("80Gi", "70356987Ki"), ("16Gi", "1234567Ki"), ("1Ti", "3Ki")],
+)
+def test_a_recommendation_is_a_memory_the_crd_accepts(declared: str, peak: str) -> None:
+    recommendation = right_sizing(declared, observed(peak)).recommendation
+    assert recommendation is not None
+    suggested = recommendation.split(" to ", 1)[1].split(" ", 1)[0]
+    assert re.match(MEMORY_PATTERN, suggested), suggested
+    wanted = parse_bytes(peak) * 11 / 10
+    assert wanted <= parse_bytes(suggested) < wanted + 2**20

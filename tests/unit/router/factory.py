@@ -86,41 +86,6 @@ def inference_model(
     return obj
 
 
-def deployment(
-    name: str = "m",
-    namespace: str = "ns",
-    *,
-    replicas: int = 1,
-    ready_replicas: int = 0,
-    owner: str | None = None,
-) -> dict[str, Any]:
-    metadata: dict[str, Any] = {
-        "name": name,
-        "namespace": namespace,
-        "labels": {"inference.eh-ops.io/managed": "true", "app.kubernetes.io/name": name},
-    }
-    if owner is not None:
-        metadata["ownerReferences"] = [
-            {
-                "apiVersion": "inference.eh-ops.io/v1alpha1",
-                "kind": "InferenceModel",
-                "name": owner,
-                "uid": f"uid-{namespace}-{owner}",
-                "controller": True,
-            }
-        ]
-    status: dict[str, Any] = {"replicas": replicas}
-    if ready_replicas:
-        status["readyReplicas"] = ready_replicas
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": metadata,
-        "spec": {"replicas": replicas},
-        "status": status,
-    }
-
-
 def pod_metrics(
     pod: str, namespace: str = "ns", *, name: str = "m", model: str = "llama", **memory: str
 ) -> dict[str, Any]:
@@ -160,11 +125,11 @@ class Clock:
 class FakeWriter:
     """Remembers annotation writes; can fail or report the model gone."""
 
-    writes: list[tuple[Key, dict[str, str]]] = field(default_factory=list)
+    writes: list[tuple[Key, dict[str, str | None]]] = field(default_factory=list)
     fail: Exception | None = None
     gone: set[Key] = field(default_factory=set)
 
-    async def annotate(self, key: Key, annotations: Mapping[str, str]) -> None:
+    async def annotate(self, key: Key, annotations: Mapping[str, str | None]) -> None:
         if key in self.gone:
             raise ModelGone("/".join(key))
         if self.fail is not None:

@@ -21,7 +21,7 @@ from hooks.router.echo import EchoBackend, serving
 from hooks.router.metrics import RouterMetrics
 from hooks.router.proxy import Upstream, new_pool
 from hooks.router.state import ModelView
-from tests.unit.router.factory import deployment, inference_model, insufficient_message, run
+from tests.unit.router.factory import inference_model, insufficient_message, run
 
 
 @dataclass
@@ -54,7 +54,10 @@ class Rig:
 async def rig(**config: Any) -> AsyncIterator[Rig]:
     backend = EchoBackend()
     async with serving(backend) as backend_url:
-        settings = RouterConfig(**{"connect_attempts": 1, **config})
+        # The echo backend is on loopback, which only an allowed CIDR admits.
+        settings = RouterConfig(
+            **{"connect_attempts": 1, "allowed_backends": ("127.0.0.1/32",), **config}
+        )
         catalog = Catalog()
         catalog.replace_models([inference_model(backend=backend_url, ready=True)])
         catalog.synced = True
@@ -246,7 +249,7 @@ def test_a_request_for_a_model_at_zero_is_held_until_it_is_ready() -> None:
             r.put(ready=False, reason="Deploying")
             await asyncio.sleep(0.05)
             assert not request.done()
-            r.catalog.put_deployment(deployment("m", ready_replicas=1))
+            r.put(ready=True, reason="Deployed")
             response = await asyncio.wait_for(request, 3)
             assert response.status_code == 200
             assert r.backend.stats.requests == 1
@@ -357,7 +360,7 @@ def test_a_client_that_gives_up_while_held_frees_its_place() -> None:
                 request.cancel()
             await eventually(lambda: r.metric("aihooks_router_held_requests", model="llama") == 0)
             assert r.metric("aihooks_router_holds_total", model="llama", outcome="cancelled") == 1
-            r.catalog.put_deployment(deployment("m", ready_replicas=1))
+            r.put(ready=True, reason="Deployed")
             ok = await r.client.post("/v1/chat/completions", json={"model": "llama"})
             assert ok.status_code == 200
             assert r.backend.stats.requests == 1
@@ -413,7 +416,7 @@ class _Captured:
 def test_no_body_makes_the_router_fail(body: bytes) -> None:
     catalog = Catalog()
     catalog.replace_models([inference_model(backend="http://127.0.0.1:1", ready=True)])
-    config = RouterConfig(connect_attempts=1)
+    config = RouterConfig(connect_attempts=1, allowed_backends=("127.0.0.1/32",))
     app = create_app(
         config=config,
         catalog=catalog,

@@ -4,7 +4,7 @@ import logging
 import pytest
 
 from hooks.router.catalog import Catalog
-from tests.unit.router.factory import deployment, inference_model, run
+from tests.unit.router.factory import inference_model, run
 
 
 def test_lookup_by_model_name_and_listing() -> None:
@@ -36,28 +36,6 @@ def test_the_oldest_claim_on_a_model_name_wins(caplog: pytest.LogCaptureFixture)
     assert len([r for r in caplog.records if r.message.startswith("two InferenceModels")]) == 2
     catalog.delete_model(inference_model("tie", "a"))
     assert catalog.get("llama").key == ("b", "old")  # type: ignore[union-attr]
-
-
-def test_deployment_events_change_readiness() -> None:
-    catalog = Catalog()
-    catalog.put_model(inference_model(ready=False, reason="ScaledToZero"))
-    assert not catalog.get("llama").ready  # type: ignore[union-attr]
-    catalog.put_deployment(deployment("m", ready_replicas=1))
-    assert catalog.get("llama").ready  # type: ignore[union-attr]
-    catalog.put_deployment(deployment("m", replicas=0))
-    assert not catalog.get("llama").ready  # type: ignore[union-attr]
-    catalog.delete_deployment(deployment("m"))
-    assert not catalog.get("llama").ready  # type: ignore[union-attr]
-    # Matched by controller reference, whatever the Deployment is called.
-    catalog.put_deployment(deployment("other-name", owner="m", ready_replicas=1))
-    assert catalog.get("llama").ready  # type: ignore[union-attr]
-
-
-def test_a_deployment_seen_before_its_model() -> None:
-    catalog = Catalog()
-    catalog.replace_deployments([deployment("m", ready_replicas=1)])
-    catalog.replace_models([inference_model(ready=False)])
-    assert catalog.get("llama").ready  # type: ignore[union-attr]
 
 
 def test_replacing_one_namespace_keeps_the_others() -> None:

@@ -8,7 +8,7 @@ from hooks.router.config import RouterConfig
 from hooks.router.decide import Decision, Forward, Hold, decide, timed_out
 from hooks.router.errors import Rejection
 from hooks.router.state import view_of
-from tests.unit.router.factory import deployment, inference_model, insufficient_message
+from tests.unit.router.factory import inference_model, insufficient_message
 
 CONFIG = RouterConfig(
     max_queue=2, retry_after_seconds=7, insufficient_memory_retry_after_seconds=45
@@ -71,9 +71,10 @@ def test_decide(
 
 
 def test_forward_goes_to_the_backend_url() -> None:
-    view = view_of(inference_model(backend="http://vllm:8000"), deployment(ready_replicas=1))
+    view = view_of(inference_model(backend="http://vllm:8000", ready=True))
+    # A bare Service name is sent fully qualified, so DNS search lists cannot widen it.
     assert decide(view, "llama", waiting=0, queued=False, config=CONFIG) == Forward(
-        "http://vllm:8000"
+        "http://vllm.ns.svc:8000"
     )
     assert isinstance(
         decide(view_of(inference_model()), "llama", waiting=0, queued=False, config=CONFIG), Hold

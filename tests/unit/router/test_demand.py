@@ -8,7 +8,7 @@ from hooks.router.catalog import Catalog
 from hooks.router.config import RouterConfig
 from hooks.router.demand import DemandRecorder
 from hooks.router.metrics import RouterMetrics
-from tests.unit.router.factory import Clock, FakeWriter, deployment, inference_model, run
+from tests.unit.router.factory import Clock, FakeWriter, inference_model, run
 
 KEY = ("ns", "m")
 CONFIG = RouterConfig()  # 10m cooldown -> one write a minute at most
@@ -164,7 +164,6 @@ def test_a_model_scaled_to_zero_after_its_cooldown_wakes_with_the_first_request(
         rig.catalog.put_model(
             inference_model(ready=False, reason="ScaledToZero", last_request="2026-01-15T10:29:30Z")
         )
-        rig.catalog.put_deployment(deployment(replicas=0))
         rig.clock.advance(11 * 60)
         rig.request()
         await rig.flush()

@@ -12,9 +12,10 @@ from hooks.router.state import ModelView
 def test_build_wires_feeds_demand_and_observer() -> None:
     client = object()
     every = build(RouterConfig(), client)
-    assert len(every._background) == 2 + 1 + 1  # models, deployments, demand, observer
+    # InferenceModels (no Deployments), demand, refused-backend reporter, observer
+    assert len(every._background) == 1 + 1 + 1 + 1
     two = build(RouterConfig(namespaces=("a", "b"), observer=False), client)
-    assert len(two._background) == 4 + 1
+    assert len(two._background) == 2 + 1 + 1
     with_url = build(RouterConfig(metrics_url="http://127.0.0.1:9"), client)
     assert len(with_url._background) == 4
 

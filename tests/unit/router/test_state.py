@@ -10,54 +10,28 @@ from hooks.inference import (
     PEAK_MEMORY_ANNOTATION,
     ShortageDetails,
 )
-from hooks.router.state import UNKNOWN_SHORTAGE, deployment_owner, view_of
-from tests.unit.router.factory import deployment, inference_model, insufficient_message
+from hooks.router.state import UNKNOWN_SHORTAGE, view_of
+from tests.unit.router.factory import inference_model, insufficient_message
 
 GI = 1024**3
 
 
 @pytest.mark.parametrize(
-    ("reason", "model", "deploy", "ready"),
+    ("reason", "model", "ready"),
     [
-        ("status ready, no Deployment seen yet", inference_model(ready=True), None, True),
-        ("status not ready", inference_model(ready=False, reason="ScaledToZero"), None, False),
-        ("no status at all", inference_model(), None, False),
-        (
-            "Deployment ready wins over a stale status",
-            inference_model(ready=False, reason="Deploying"),
-            deployment(ready_replicas=1),
-            True,
-        ),
-        (
-            "Deployment scaled to zero is not ready though the status still says so",
-            inference_model(ready=True, reason="Deployed"),
-            deployment(replicas=0, ready_replicas=1),
-            False,
-        ),
-        (
-            "Deployment without ready pods",
-            inference_model(ready=True, reason="Deployed"),
-            deployment(ready_replicas=0),
-            False,
-        ),
+        ("status ready", inference_model(ready=True), True),
+        ("status not ready", inference_model(ready=False, reason="ScaledToZero"), False),
+        ("no status at all", inference_model(), False),
         (
             "external backend (no containerImage) is always forwarded",
             inference_model(image=None, reason="ExternallyManaged"),
-            None,
             True,
         ),
-        (
-            "a model being deleted is never ready",
-            inference_model(ready=True, deleting=True),
-            None,
-            False,
-        ),
+        ("a model being deleted is never ready", inference_model(ready=True, deleting=True), False),
     ],
 )
-def test_readiness(
-    reason: str, model: dict[str, Any], deploy: dict[str, Any] | None, ready: bool
-) -> None:
-    assert view_of(model, deploy).ready is ready, reason
+def test_readiness(reason: str, model: dict[str, Any], ready: bool) -> None:
+    assert view_of(model).ready is ready, reason
 
 
 def test_view_fields() -> None:
@@ -132,18 +106,13 @@ def test_insufficient_memory_is_ignored_once_ready() -> None:
     model = inference_model(
         ready=False, reason="InsufficientMemory", message=insufficient_message()
     )
-    assert view_of(model, deployment(ready_replicas=1)).shortage is None
+    assert view_of({**model, "status": {**model["status"], "ready": True}}).shortage is None
 
 
 def test_failed_and_disabled() -> None:
     assert view_of(inference_model(ready=False, reason="Failed", message="Invalid spec")).failed
     assert view_of(inference_model(max_replicas=0, reason="ScaledToZero")).disabled
-    assert not view_of(inference_model(max_replicas=0), deployment(ready_replicas=1)).disabled
-
-
-def test_deployment_owner_follows_the_controller_reference() -> None:
-    assert deployment_owner(deployment("other", owner="m")) == ("ns", "m")
-    assert deployment_owner(deployment("m")) == ("ns", "m")
+    assert not view_of(inference_model(max_replicas=0, ready=True)).disabled
 
 
 @pytest.mark.parametrize(
@@ -156,7 +125,7 @@ def test_deployment_owner_follows_the_controller_reference() -> None:
     ],
 )
 def test_malformed_objects_give_a_view(obj: dict[str, Any]) -> None:
-    view_of(obj, {"spec": [], "status": "x"})
+    view_of(obj)
 
 
 json_values = st.recursive(
