@@ -293,6 +293,8 @@ def test_the_router_runs_from_the_image_against_a_backend(
         f"--add-host=kubernetes.default.svc:{HOST_LOOPBACK}",
         "--env=KUBERNETES_SERVICE_HOST=kubernetes.default.svc",
         f"--env=KUBERNETES_SERVICE_PORT={api_port}",
+        # The echo backend is on the host, not a Service of the model's namespace.
+        f"--env=AIHOOKS_ROUTER_ALLOWED_BACKENDS={HOST_LOOPBACK}",
         f"--volume={account}:{SERVICE_ACCOUNT_DIR}:ro",
     ]
     container = Container(image, spec, tmp_path / "router.log", options)
