@@ -55,6 +55,8 @@ REASON_INSUFFICIENT_MEMORY = "InsufficientMemory"
 REASON_SCALED_TO_ZERO = "ScaledToZero"
 REASON_PENDING = "Pending"
 REASON_TERMINATING = "Terminating"
+REASON_INVALID_SPEC = "InvalidSpec"
+"""Not in the seed: a spec the hook cannot read (the schema lets few such specs through)."""
 REASON_EXTERNAL = "ExternallyManaged"
 """Not in the seed: a model without `containerImage`, whose backend nothing here runs."""
 

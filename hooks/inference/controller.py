@@ -32,13 +32,28 @@ from .api import (
     MANAGED_LABEL,
     PLURAL,
     POOL_LABEL,
-    InferenceModelSpec,
+    REASON_INVALID_SPEC,
 )
 from .children import build_deployment, deployment_name
 from .decide import Outcome, decide, placement
 from .demand import parse_time
-from .observe import DEPLOYMENTS_KEY, World, observe, pool_id, read_claim, read_model
-from .status import external_conditions, model_status, terminating_conditions, wanted_conditions
+from .observe import (
+    DEPLOYMENTS_KEY,
+    World,
+    observe,
+    pool_id,
+    read_claim,
+    read_model,
+    read_spec,
+    spec_problem,
+)
+from .status import (
+    both,
+    external_conditions,
+    model_status,
+    terminating_conditions,
+    wanted_conditions,
+)
 
 DEPLOYMENT = Resource("apps/v1", "deployments", "Deployment", update="InPlace")
 MODELS = Resource(API_VERSION, PLURAL, "InferenceModel")
@@ -51,7 +66,7 @@ def sync(request: CompositeRequest, *, now: datetime, settings: Settings) -> Com
         return finalize(request, now=now, settings=settings)
     me = read_model(parent)
     if me is None:
-        raise ValueError(f"InferenceModel {namespace_of(parent)}/{name_of(parent)}: bad spec")
+        return _invalid_spec(request, now)
     if not me.managed:
         status = model_status(
             parent,
@@ -77,6 +92,21 @@ def sync(request: CompositeRequest, *, now: datetime, settings: Settings) -> Com
     return CompositeResponse(
         status=status, children=children, resync_after_seconds=_resync(outcome, now)
     )
+
+
+def _invalid_spec(request: CompositeRequest, now: datetime) -> CompositeResponse:
+    """A spec the hook cannot read: the children stay as they are, `Ready` says why."""
+    observed = _own_deployment(request)
+    own = read_claim(observed) if observed is not None else None
+    status = model_status(
+        request.parent,
+        declared="0",
+        wanted=both(False, REASON_INVALID_SPEC, spec_problem(request.parent)),
+        own=own,
+        managed=True,
+        now=now,
+    )
+    return CompositeResponse(status=status, children=request.kept_children())
 
 
 def finalize(request: CompositeRequest, *, now: datetime, settings: Settings) -> CompositeResponse:
@@ -113,7 +143,10 @@ def finalize(request: CompositeRequest, *, now: datetime, settings: Settings) ->
 def customize(request: CustomizeRequest, *, now: datetime, settings: Settings) -> CustomizeResponse:
     """The pool's Nodes, Deployments and InferenceModels, and the namespace's InferenceModels."""
     parent = request.parent
-    spec = InferenceModelSpec.model_validate(parent.get("spec") or {})
+    spec = read_spec(parent)
+    if spec is None:
+        # sync reports the spec; there is no pool to relate.
+        return CustomizeResponse(related_resources=[])
     pool = pool_id(spec.node_selector)
     namespace = namespace_of(parent)
     return CustomizeResponse(
@@ -146,7 +179,9 @@ def label_pool(
     request: DecoratorRequest, *, now: datetime, settings: Settings
 ) -> DecoratorResponse:
     """The pool label of an InferenceModel: a stable hash of its whole nodeSelector."""
-    spec = InferenceModelSpec.model_validate(request.object.get("spec") or {})
+    spec = read_spec(request.object)
+    if spec is None:
+        return DecoratorResponse(labels={})
     return DecoratorResponse(labels={POOL_LABEL: pool_id(spec.node_selector)})
 
 

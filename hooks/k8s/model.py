@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 
 
@@ -26,3 +26,10 @@ class KubeModel(BaseModel):
     def to_json(self) -> dict[str, Any]:
         """The Kubernetes JSON form: camelCase keys, unset optional fields left out."""
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def first_problem(error: ValidationError, root: str = "spec") -> str:
+    """The first validation error as a sentence naming the field (`spec.memory: ...`)."""
+    first = error.errors(include_url=False)[0]
+    where = ".".join(str(part) for part in (root, *first["loc"]))
+    return f"{where}: {first['msg']}"

@@ -12,6 +12,7 @@ import re
 DNS_LABEL_MAX = 63
 DNS_SUBDOMAIN_MAX = 253
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _HASH_LEN = 8
 
 
@@ -33,6 +34,22 @@ def child_name(*parts: str, max_length: int = DNS_LABEL_MAX) -> str:
     suffix = stable_hash(full)
     head = full[: max_length - len(suffix) - 1].rstrip("-.")
     return f"{head}-{suffix}"
+
+
+def service_name(*parts: str) -> str:
+    """A Service name derived from parts: an RFC 1035 label (a letter first, no dots).
+
+    A custom resource may be named `1.model`; its Service cannot. A name that is
+    already valid is kept; any other is cleaned, starts with `svc-` when it must,
+    and carries a hash of the full name so that `a.b` and `a-b` stay apart."""
+    full = child_name(*parts)
+    if _DNS_1035.match(full):
+        return full
+    cleaned = re.sub(r"[^a-z0-9-]+", "-", full.lower()).strip("-")
+    if not cleaned[:1].isalpha():
+        cleaned = f"svc-{cleaned}"
+    head = cleaned[: DNS_LABEL_MAX - _HASH_LEN - 1].rstrip("-")
+    return f"{head}-{stable_hash(full)}"
 
 
 def label_value(value: str) -> str:
