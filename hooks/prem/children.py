@@ -269,7 +269,9 @@ def _require_compute(pod_spec: JSON, major: int, minor: int | None) -> None:
     ]
 
 
-def _quantity(key: str, value: int | str) -> str:
+def _quantity(key: str, value: object) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise SpecError(REASON_INVALID_SPEC, f"resource {key}: {value!r} is not a quantity")
     try:
         return str(Quantity.parse(value))
     except QuantityError as error:

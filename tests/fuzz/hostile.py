@@ -1,11 +1,12 @@
 """Values a tenant can write where no schema checks them, and the shapes they arrive in.
 
 Annotations, labels, observed children and related objects are free text or free JSON
-to the API server. These strategies produce what a tenant with `kubectl apply` rights
+to the API server. These generators produce what a tenant with `kubectl apply` rights
 could put there: quantities, times, durations and JSON that parse into huge or
 degenerate values, wrong types, long strings, and the ordinary values around them.
 Keys are harvested from the systems' own modules, so a new system's annotations are
-fuzzed as soon as its constants exist.
+fuzzed as soon as its constants exist. Every generator takes a `random.Random`, so a
+case is its seed.
 """
 
 from __future__ import annotations
@@ -14,12 +15,11 @@ import importlib
 import json
 import pkgutil
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
+from random import Random
 from types import ModuleType
 from typing import Any
-
-from hypothesis import strategies as st
 
 from hooks.contract import LAST_APPLIED
 from hooks.registry import Controller
@@ -93,7 +93,7 @@ DURATIONS = (
     "1h1h1h1h",
     "10m",
     "0s",
-    "µs",
+    "\u00b5s",
 )
 JSON_TEXTS = (
     '{"apiVersion":"v1"}',
@@ -109,40 +109,49 @@ JSON_TEXTS = (
     "[" * 100000 + "]" * 100000,
     '{"a":' * 5000 + "1" + "}" * 5000,
 )
-OTHER_TEXTS = (
-    "",
-    "true",
-    "a,b,,c",
-    "\x00",
-    "x" * 70000,
-    "é" * 1000,
-    "0" * 64,
-    "a" * 64,
-)
+OTHER_TEXTS = ("", "true", "a,b,,c", "\x00", "x" * 70000, "\u00e9" * 1000, "0" * 64, "a" * 64)
 HOSTILE_TEXT = (*QUANTITIES, *TIMES, *DURATIONS, *JSON_TEXTS, *OTHER_TEXTS)
-
-_DNS_LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
-dns_labels = st.from_regex(rf"\A{_DNS_LABEL}\Z").filter(lambda s: len(s) <= 63)
-"""Names a namespace (or most other objects) can have."""
+_WORD = "abcdefghijklmnopqrstuvwxyz0123456789"
 
 
-def _subdomain(parts: list[str]) -> str:
-    return ".".join(parts)[:253].rstrip(".-")
+def chance(rng: Random, one_in: int) -> bool:
+    return rng.randrange(one_in) == 0
 
 
-dns_subdomains = st.one_of(
-    dns_labels,
-    st.lists(dns_labels, min_size=2, max_size=5).map(_subdomain),
-    st.builds(lambda n: ("a" * 62 + ".") * n + "b", st.integers(1, 4)),
-).filter(lambda s: bool(s) and len(s) <= 253 and re.fullmatch(rf"{_DNS_LABEL}(\.{_DNS_LABEL})*", s))
-"""Names a custom resource can have: leading digits and dots included, up to 253."""
+def word(rng: Random, low: int = 1, high: int = 12, alphabet: str = _WORD) -> str:
+    return "".join(rng.choice(alphabet) for _ in range(rng.randint(low, high)))
 
-label_values = st.one_of(
-    st.just(""),
-    st.from_regex(r"\A([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9]\Z").filter(
-        lambda s: len(s) <= 63
-    ),
-)
+
+def dns_label(rng: Random, high: int = 20) -> str:
+    """A name most objects can have: leading digits included."""
+    if chance(rng, 8):
+        return "a" * 63
+    text = word(rng, 1, high)
+    if len(text) > 2 and chance(rng, 3):
+        middle = rng.randrange(1, len(text) - 1)
+        text = text[:middle] + "-" + text[middle + 1 :]
+    return text
+
+
+def dns_subdomain(rng: Random) -> str:
+    """A name a custom resource can have: dots and leading digits included, up to 253."""
+    roll = rng.randrange(6)
+    if roll == 0:
+        return ".".join(dns_label(rng) for _ in range(rng.randint(2, 4)))[:253].rstrip(".-")
+    if roll == 1:
+        return ("a" * 62 + ".") * rng.randint(1, 3) + "b"
+    return dns_label(rng)
+
+
+def label_value(rng: Random) -> str:
+    roll = rng.randrange(6)
+    if roll == 0:
+        return ""
+    if roll == 1:
+        return "v" * 63
+    if roll == 2:
+        return word(rng, 1, 3) + rng.choice("-_.") + word(rng, 1, 3)
+    return word(rng)
 
 
 def rfc3339(moment: datetime, offset: timedelta) -> str | None:
@@ -157,20 +166,31 @@ def rfc3339(moment: datetime, offset: timedelta) -> str | None:
     return f"{local.year:04d}-{local:%m-%dT%H:%M:%S}{zone}"
 
 
-date_times = st.builds(
-    rfc3339,
-    st.one_of(
-        # hypothesis takes naive bounds and attaches the zone itself.
-        st.datetimes(
-            min_value=datetime(1, 1, 2),  # noqa: DTZ001
-            max_value=datetime(9999, 12, 30),  # noqa: DTZ001
-            timezones=st.just(UTC),
-        ),
-        st.sampled_from((NOW, NOW - timedelta(minutes=5), NOW - timedelta(hours=2))),
-    ),
-    st.sampled_from((timedelta(0), timedelta(hours=14), timedelta(hours=-14), timedelta(hours=5))),
-).filter(lambda s: s is not None)
-"""RFC 3339 times the API server accepts as `format: date-time`, every year 0001-9999."""
+_OFFSETS = (timedelta(0), timedelta(hours=14), timedelta(hours=-14), timedelta(hours=5))
+_SPAN = (datetime(9999, 12, 30, tzinfo=UTC) - datetime(1, 1, 2, tzinfo=UTC)).total_seconds()
+
+
+def date_time(rng: Random) -> str:
+    """An RFC 3339 time the API server accepts as `format: date-time`, any year 0001-9999."""
+    if chance(rng, 2):
+        moment = NOW - timedelta(seconds=rng.choice((0, 1, 300, 7200, 86400 * 400)))
+    else:
+        moment = datetime(1, 1, 2, tzinfo=UTC) + timedelta(seconds=rng.uniform(0, _SPAN))
+    return (
+        rfc3339(moment, rng.choice(_OFFSETS))
+        or rfc3339(moment, timedelta(0))
+        or "2026-01-15T10:30:00Z"
+    )
+
+
+def text(rng: Random) -> str:
+    """Any text: ordinary words, hostile values, times."""
+    roll = rng.randrange(4)
+    if roll == 0:
+        return word(rng, 0, 20, _WORD + "-./")
+    if roll == 1:
+        return date_time(rng)
+    return rng.choice(HOSTILE_TEXT)
 
 
 def harvested_keys(controllers: Iterable[Controller]) -> tuple[str, ...]:
@@ -192,25 +212,16 @@ def _modules(package: ModuleType) -> list[ModuleType]:
     return modules
 
 
-def texts(max_size: int = 40) -> st.SearchStrategy[str]:
-    """Any text: ordinary words, hostile values, or a long run."""
-    return st.one_of(
-        st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-./", max_size=max_size),
-        st.sampled_from(HOSTILE_TEXT),
-        date_times,
-    )
-
-
-def annotation_maps(keys: tuple[str, ...]) -> st.SearchStrategy[dict[str, str]]:
+def annotations(rng: Random, keys: tuple[str, ...]) -> dict[str, str]:
     """Annotations: the systems' own keys and a few others, with hostile values."""
-    key = st.one_of(st.sampled_from(keys), st.sampled_from(("example.com/note", "note")))
-    return st.dictionaries(key, texts(), max_size=4)
+    chosen = (rng.choice((*keys, "example.com/note", "note")) for _ in range(rng.randint(0, 4)))
+    return {key: text(rng) for key in chosen}
 
 
-def label_maps(keys: tuple[str, ...]) -> st.SearchStrategy[dict[str, str]]:
+def labels(rng: Random, keys: tuple[str, ...]) -> dict[str, str]:
     """Labels the API server accepts: qualified keys, label values."""
-    key = st.one_of(st.sampled_from(keys), st.sampled_from(("app", "example.com/team")))
-    return st.dictionaries(key, label_values, max_size=4)
+    chosen = (rng.choice((*keys, "app", "example.com/team")) for _ in range(rng.randint(0, 4)))
+    return {key: label_value(rng) for key in chosen}
 
 
 VOCABULARY = (
@@ -260,109 +271,136 @@ VOCABULARY = (
     "command",
 )
 """Kubernetes field names, so that random JSON often lands where a hook reads."""
-
-scalars: st.SearchStrategy[Any] = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(-(2**63), 2**63 - 1),
-    st.sampled_from((0, 1, 2, -1, 2**31, 2**63 - 1, 10**30)),
-    st.floats(allow_nan=False, allow_infinity=False),
-    texts(),
-)
-free_json: st.SearchStrategy[Any] = st.recursive(
-    scalars,
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=3),
-        st.dictionaries(st.sampled_from(VOCABULARY), inner, max_size=4),
-    ),
-    max_leaves=24,
-)
-"""JSON where the schema preserves unknown fields: anything, shaped like Kubernetes."""
+_NUMBERS = (0, 1, 2, -1, 2**31, 2**63 - 1, -(2**63))
 
 
-def _shaped(fields: dict[str, st.SearchStrategy[Any]]) -> st.SearchStrategy[dict[str, Any]]:
-    return st.fixed_dictionaries({}, optional=fields)
+def scalar(rng: Random) -> Any:
+    roll = rng.randrange(7)
+    if roll == 0:
+        return None
+    if roll == 1:
+        return rng.random() < 0.5
+    if roll == 2:
+        return rng.choice(_NUMBERS)
+    if roll == 3:
+        return rng.randint(-(2**63), 2**63 - 1)
+    if roll == 4:
+        return rng.uniform(-1e6, 1e6)
+    return text(rng)
 
 
-_CONTAINER = _shaped(
-    {
-        "name": st.one_of(st.just("serving"), dns_labels, free_json),
-        "image": st.one_of(st.just("img:1"), free_json),
-        "env": free_json,
-        "ports": st.one_of(
-            st.lists(_shaped({"containerPort": free_json, "name": free_json}), max_size=2),
-            free_json,
-        ),
-        "resources": st.one_of(
-            _shaped(
-                {
-                    "requests": st.dictionaries(
-                        st.sampled_from(("cpu", "memory")), st.sampled_from(QUANTITIES)
-                    ),
-                    "limits": free_json,
-                }
+def free_json(rng: Random, depth: int = 3) -> Any:
+    """JSON where the schema preserves unknown fields: anything, shaped like Kubernetes."""
+    roll = rng.randrange(4) if depth > 0 else 0
+    if roll == 1:
+        return [free_json(rng, depth - 1) for _ in range(rng.randint(0, 3))]
+    if roll == 2:
+        return free_object(rng, depth - 1)
+    return scalar(rng)
+
+
+def free_object(rng: Random, depth: int = 2) -> dict[str, Any]:
+    return {rng.choice(VOCABULARY): free_json(rng, depth) for _ in range(rng.randint(0, 4))}
+
+
+def _shaped(rng: Random, fields: dict[str, Callable[[Random], Any]]) -> dict[str, Any]:
+    """Each field present or not; a present one is its shape, or sometimes anything."""
+    out = {}
+    for key, make in fields.items():
+        if chance(rng, 2):
+            out[key] = free_json(rng, 2) if chance(rng, 5) else make(rng)
+    return out
+
+
+def _quantity_map(rng: Random) -> dict[str, Any]:
+    return {key: rng.choice(QUANTITIES) for key in rng.sample(("cpu", "memory"), rng.randint(0, 2))}
+
+
+def container(rng: Random) -> dict[str, Any]:
+    return _shaped(
+        rng,
+        {
+            "name": lambda r: r.choice(("serving", "server", dns_label(r))),
+            "image": lambda r: "img:1",
+            "env": lambda r: [{"name": word(r), "value": text(r)} for _ in range(r.randint(0, 2))],
+            "ports": lambda r: [{"containerPort": r.choice((8000, 0, 70000)), "name": "http"}],
+            "resources": lambda r: {"requests": _quantity_map(r), "limits": _quantity_map(r)},
+            "readinessProbe": lambda r: {"httpGet": {"path": "/", "port": 8000}},
+        },
+    )
+
+
+def pod_template(rng: Random) -> dict[str, Any]:
+    """A pod template with hostile leaves and wrong types where it is free JSON."""
+    return _shaped(
+        rng,
+        {
+            "metadata": lambda r: _shaped(
+                r, {"labels": lambda q: labels(q, ()), "annotations": lambda q: annotations(q, ())}
             ),
-            free_json,
-        ),
-        "readinessProbe": free_json,
-    }
-)
-pod_templates = _shaped(
-    {
-        "metadata": st.one_of(_shaped({"labels": free_json, "annotations": free_json}), free_json),
-        "spec": st.one_of(
-            _shaped(
+            "spec": lambda r: _shaped(
+                r,
                 {
-                    "containers": st.one_of(st.lists(_CONTAINER, max_size=2), free_json),
-                    "initContainers": free_json,
-                    "volumes": free_json,
-                    "nodeSelector": free_json,
-                    "affinity": free_json,
-                    "topologySpreadConstraints": free_json,
-                }
+                    "containers": lambda q: [container(q) for _ in range(q.randint(0, 2))],
+                    "initContainers": lambda q: [container(q)],
+                    "volumes": lambda q: [{"name": "v", "emptyDir": {}}],
+                    "nodeSelector": lambda q: labels(q, ()),
+                    "affinity": free_object,
+                    "topologySpreadConstraints": lambda q: [free_object(q)],
+                },
             ),
-            free_json,
-        ),
-    }
-)
-"""A pod template with hostile leaves and wrong types where it is free JSON."""
-free_objects = st.one_of(
-    pod_templates, st.dictionaries(st.sampled_from(VOCABULARY), free_json, max_size=4)
-)
-"""An object whose schema preserves unknown fields."""
-shaped_spec = _shaped(
-    {
-        "replicas": st.one_of(st.integers(0, 3), free_json),
-        "unschedulable": free_json,
-        "selector": free_json,
-        "template": st.one_of(pod_templates, free_json),
-    }
-)
-"""A spec shaped like a Deployment's or a pod template's, with hostile leaves."""
-
-_CONDITION = _shaped(
-    {
-        "type": st.sampled_from(("Progressing", "ReplicaFailure", "Available", "Ready")),
-        "status": st.sampled_from(("True", "False", "Unknown")),
-        "reason": texts(),
-        "message": texts(),
-    }
-)
-shaped_status = _shaped(
-    {
-        "replicas": st.one_of(st.integers(0, 3), free_json),
-        "readyReplicas": st.one_of(st.integers(0, 3), free_json),
-        "availableReplicas": st.one_of(st.integers(0, 3), free_json),
-        "conditions": st.one_of(st.lists(_CONDITION, max_size=3), free_json),
-        "allocatable": st.one_of(
-            _shaped({"memory": st.sampled_from(QUANTITIES), "cpu": texts()}), free_json
-        ),
-        "ready": free_json,
-    }
-)
-"""A status shaped like a Deployment's or a Node's, with hostile leaves."""
+        },
+    )
 
 
-def last_applied_texts(obj: dict[str, Any]) -> st.SearchStrategy[str]:
+def free_value_object(rng: Random) -> dict[str, Any]:
+    """An object whose schema preserves unknown fields."""
+    return pod_template(rng) if chance(rng, 2) else free_object(rng)
+
+
+def _counts(rng: Random) -> int:
+    return rng.choice((0, 1, 2, 3))
+
+
+def shaped_spec(rng: Random) -> dict[str, Any]:
+    """A spec shaped like a Deployment's or a Node's."""
+    return _shaped(
+        rng,
+        {
+            "replicas": _counts,
+            "unschedulable": lambda r: r.random() < 0.5,
+            "selector": lambda r: {"matchLabels": labels(r, ())},
+            "template": pod_template,
+        },
+    )
+
+
+def _condition(rng: Random) -> dict[str, Any]:
+    return {
+        "type": rng.choice(("Progressing", "ReplicaFailure", "Available", "Ready")),
+        "status": rng.choice(("True", "False", "Unknown")),
+        "reason": word(rng),
+        "message": text(rng),
+    }
+
+
+def shaped_status(rng: Random) -> dict[str, Any]:
+    """A status shaped like a Deployment's or a Node's, with hostile leaves."""
+    return _shaped(
+        rng,
+        {
+            "replicas": _counts,
+            "readyReplicas": _counts,
+            "availableReplicas": _counts,
+            "conditions": lambda r: [_condition(r) for _ in range(r.randint(0, 3))],
+            "allocatable": lambda r: {"memory": r.choice(QUANTITIES), "cpu": text(r)},
+        },
+    )
+
+
+def last_applied(rng: Random, obj: dict[str, Any]) -> str:
     """What a child's last-applied annotation can hold: itself, or anything else."""
-    return st.one_of(st.just(json.dumps(obj)), st.sampled_from(JSON_TEXTS), texts())
+    roll = rng.randrange(3)
+    if roll == 0:
+        return json.dumps(obj)
+    return rng.choice(JSON_TEXTS) if roll == 1 else text(rng)

@@ -14,27 +14,29 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from random import Random
 from typing import Any
 
 import yaml
-from hypothesis import strategies as st
 
 from hooks.contract import LAST_APPLIED, CustomizeRequest
 from hooks.registry import Controller, Resource
 from hooks.settings import Settings
+from tests.fuzz.checks import valid_name
 from tests.fuzz.hostile import (
     NOW,
-    annotation_maps,
-    date_times,
-    dns_labels,
-    dns_subdomains,
+    annotations,
+    chance,
+    date_time,
+    dns_label,
+    dns_subdomain,
     free_json,
-    label_maps,
-    last_applied_texts,
+    labels,
+    last_applied,
     shaped_spec,
     shaped_status,
 )
-from tests.fuzz.schema import values_of
+from tests.fuzz.schema import value_of
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CLUSTER_SCOPED = frozenset({"nodes", "namespaces", "persistentvolumes", "storageclasses"})
@@ -118,43 +120,40 @@ def _namespaced(resource: Resource, crds: dict[str, Crd]) -> bool:
     return crd.namespaced if crd is not None else resource.resource not in CLUSTER_SCOPED
 
 
-@st.composite
 def metadata(
-    draw: st.DrawFn, keys: tuple[str, ...], *, name: str, namespace: str | None
+    rng: Random, keys: tuple[str, ...], *, name: str, namespace: str | None
 ) -> dict[str, Any]:
     meta: dict[str, Any] = {
         "name": name,
-        "uid": f"00000000-0000-0000-0000-{draw(st.integers(0, 10**12)):012d}",
-        "resourceVersion": str(draw(st.integers(1, 10**6))),
-        "generation": draw(st.sampled_from((1, 2, 2**63 - 1))),
-        "creationTimestamp": draw(date_times),
+        "uid": f"00000000-0000-0000-0000-{rng.randrange(10**12):012d}",
+        "resourceVersion": str(rng.randint(1, 10**6)),
+        "generation": rng.choice((1, 2, 2**63 - 1)),
+        "creationTimestamp": date_time(rng),
     }
     if namespace:
         meta["namespace"] = namespace
-    labels = draw(label_maps(keys))
-    annotations = draw(annotation_maps(keys))
-    if labels:
-        meta["labels"] = labels
-    if annotations:
-        meta["annotations"] = annotations
+    found_labels, found_annotations = labels(rng, keys), annotations(rng, keys)
+    if found_labels:
+        meta["labels"] = found_labels
+    if found_annotations:
+        meta["annotations"] = found_annotations
     return meta
 
 
-@st.composite
-def objects_of(
-    draw: st.DrawFn,
+def object_of(
+    rng: Random,
     target: Target,
     resource: Resource,
     *,
     name: str,
     namespace: str | None,
-    labels: dict[str, str] | None = None,
+    selected: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """One observed object of a kind: from its CRD when it is the project's, else shaped."""
     ns = namespace if _namespaced(resource, target.crds) else None
-    meta = draw(metadata(target.keys, name=name, namespace=ns))
-    if labels:
-        meta["labels"] = {**meta.get("labels", {}), **labels}
+    meta = metadata(rng, target.keys, name=name, namespace=ns)
+    if selected:
+        meta["labels"] = {**meta.get("labels", {}), **selected}
     obj: dict[str, Any] = {
         "apiVersion": resource.api_version,
         "kind": resource.kind,
@@ -162,31 +161,30 @@ def objects_of(
     }
     crd = target.crds.get(resource.key)
     if crd is not None:
-        obj["spec"] = draw(values_of(crd.spec))
-        if crd.status is not None and draw(st.booleans()):
-            obj["status"] = draw(values_of(crd.status))
+        obj["spec"] = value_of(rng, crd.spec)
+        if crd.status is not None and chance(rng, 2):
+            obj["status"] = value_of(rng, crd.status)
     else:
-        obj["spec"] = draw(shaped_spec)
-        obj["status"] = draw(shaped_status)
-    if draw(st.integers(0, 3)) == 0:
+        obj["spec"] = shaped_spec(rng)
+        obj["status"] = shaped_status(rng)
+    if chance(rng, 4):
         body = {k: v for k, v in obj.items() if k != "status"}
-        meta.setdefault("annotations", {})[LAST_APPLIED] = draw(last_applied_texts(body))
+        meta.setdefault("annotations", {})[LAST_APPLIED] = last_applied(rng, body)
     return obj
 
 
-@st.composite
-def parents(draw: st.DrawFn, target: Target, *, deleting: bool) -> dict[str, Any]:
+def parent_of(rng: Random, target: Target, *, deleting: bool) -> dict[str, Any]:
     resource = target.controller.parent
-    namespace = draw(dns_labels) if target.namespaced else None
-    parent = draw(objects_of(target, resource, name=draw(dns_subdomains), namespace=namespace))
+    namespace = dns_label(rng) if target.namespaced else None
+    parent = object_of(rng, target, resource, name=dns_subdomain(rng), namespace=namespace)
     if target.crd is not None:
-        shape = draw(st.integers(0, 19))
+        shape = rng.randrange(20)
         if shape == 0:
             parent.pop("spec")
         elif shape == 1:
-            parent["spec"] = draw(free_json)
+            parent["spec"] = free_json(rng)
     if deleting:
-        parent["metadata"]["deletionTimestamp"] = draw(date_times)
+        parent["metadata"]["deletionTimestamp"] = date_time(rng)
         parent["metadata"]["finalizers"] = [f"metacontroller.io/{target.controller.name}"]
     return parent
 
@@ -201,22 +199,32 @@ def object_map(objects: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return result
 
 
-@st.composite
-def children_of(draw: st.DrawFn, target: Target, parent: dict[str, Any]) -> dict[str, Any]:
+def _name_for(rng: Random, kind: str, own: str) -> str:
+    """A name the API server lets an object of that kind have: often the parent's."""
+    for candidate in (own, own[:63].rstrip("-."), dns_subdomain(rng), dns_label(rng)):
+        if valid_name(kind, candidate) and chance(rng, 2):
+            return candidate
+    return (
+        "a" + dns_label(rng)[:61].rstrip("-")
+        if kind in ("Service", "Namespace")
+        else dns_label(rng)
+    )
+
+
+def children_of(rng: Random, target: Target, parent: dict[str, Any]) -> dict[str, Any]:
     namespace = parent["metadata"].get("namespace")
     own = parent["metadata"]["name"]
-    found: list[dict[str, Any]] = []
-    for child in target.controller.children:
-        for _ in range(draw(st.integers(0, 2))):
-            name = draw(st.one_of(st.just(own[:63].rstrip("-.")), dns_subdomains))
-            found.append(draw(objects_of(target, child, name=name, namespace=namespace)))
-    observed = {child.key: {} for child in target.controller.children}
+    found = [
+        object_of(rng, target, child, name=_name_for(rng, child.kind, own), namespace=namespace)
+        for child in target.controller.children
+        for _ in range(rng.randint(0, 2))
+    ]
+    observed: dict[str, Any] = {child.key: {} for child in target.controller.children}
     observed.update(object_map(found))
     return observed
 
 
-@st.composite
-def related_of(draw: st.DrawFn, target: Target, parent: dict[str, Any]) -> dict[str, Any]:
+def related_of(rng: Random, target: Target, parent: dict[str, Any]) -> dict[str, Any]:
     """Objects of the kinds the controller's customize hook asks for, matching its rules."""
     customize = target.controller.customize
     if customize is None:
@@ -233,31 +241,30 @@ def related_of(draw: st.DrawFn, target: Target, parent: dict[str, Any]) -> dict[
         resource = target.kinds.get((rule.api_version, rule.resource))
         if resource is None:
             continue
-        selector = rule.label_selector.match_labels if rule.label_selector else None
-        for _ in range(draw(st.integers(0, 3))):
-            names = st.sampled_from(rule.names) if rule.names else dns_subdomains
-            name = draw(st.one_of(names, st.just(own)))
-            where = rule.namespace or draw(st.one_of(st.just(namespace), dns_labels))
+        selected = rule.label_selector.match_labels if rule.label_selector else None
+        for _ in range(rng.randint(0, 3)):
+            name = rng.choice(rule.names) if rule.names else _name_for(rng, resource.kind, own)
+            where = rule.namespace or (namespace if chance(rng, 2) else dns_label(rng))
             found.append(
-                draw(objects_of(target, resource, name=name, namespace=where, labels=selector))
+                object_of(rng, target, resource, name=name, namespace=where, selected=selected)
             )
     return object_map(found)
 
 
-@st.composite
-def hook_requests(draw: st.DrawFn, target: Target) -> tuple[str, dict[str, Any]]:
+def hook_request(rng: Random, target: Target) -> tuple[str, dict[str, Any]]:
     """(route, body) for one of the target's hooks."""
-    hook = draw(st.sampled_from(sorted(target.controller.hooks())))
-    parent = draw(parents(target, deleting=hook == "finalize" or draw(st.integers(0, 9)) == 0))
+    hook = rng.choice(sorted(target.controller.hooks()))
+    parent = parent_of(rng, target, deleting=hook == "finalize" or chance(rng, 10))
     route = f"/{target.controller.name}/{hook}"
     if hook == "customize":
         return route, {"controller": {}, "parent": parent}
-    related = draw(related_of(target, parent))
+    related = related_of(rng, target, parent)
     finalizing = "deletionTimestamp" in parent["metadata"]
+    body: dict[str, Any]
     if target.controller.kind == "DecoratorController":
         body = {"controller": {}, "object": parent, "attachments": {}, "related": related}
     else:
-        children = draw(children_of(target, parent))
+        children = children_of(rng, target, parent)
         body = {"controller": {}, "parent": parent, "children": children, "related": related}
     body["finalizing"] = finalizing
     return route, body
