@@ -103,7 +103,7 @@ def create_app(
     app.state.settings = settings
     app.state.metrics = metrics
 
-    def authorize(request: Request) -> None:
+    async def authorize(request: Request) -> None:
         if settings.hook_token is None:
             return
         given = request.headers.get("authorization", "")
@@ -203,16 +203,17 @@ def _json_error(code: int, message: str, detail: Any) -> Response:
 def _health_router(metrics: HookMetrics) -> APIRouter:
     router = APIRouter()
 
+    # Served on the event loop itself, never queued behind hook threads.
     @router.get("/healthz")
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     @router.get("/readyz")
-    def readyz() -> dict[str, str]:
+    async def readyz() -> dict[str, str]:
         return {"status": "ok"}
 
     @router.get("/metrics")
-    def prometheus() -> Response:
+    async def prometheus() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return router

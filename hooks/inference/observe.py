@@ -24,6 +24,7 @@ from hooks.k8s.model import first_problem
 from hooks.k8s.names import stable_hash
 from hooks.k8s.objects import (
     annotations_of,
+    count_at,
     is_deleting,
     labels_of,
     meta,
@@ -181,7 +182,6 @@ class Claim:
 
 
 def read_claim(deployment: Mapping[str, Any]) -> Claim:
-    spec, status = _fields(deployment, "spec"), _fields(deployment, "status")
     try:
         memory = memory_bytes(annotations_of(deployment).get(MEMORY_ANNOTATION, "0"))
     except QuantityError as error:
@@ -197,9 +197,9 @@ def read_claim(deployment: Mapping[str, Any]) -> Claim:
         key=model_key(namespace_of(deployment), owner_of(deployment)),
         pool=labels_of(deployment).get(POOL_LABEL, ""),
         memory=memory,
-        replicas=_count(spec, "replicas", 1),
-        pods=_count(status, "replicas", 0),
-        ready_pods=_count(status, "readyReplicas", 0),
+        replicas=count_at(deployment, "spec", "replicas", default=1),
+        pods=count_at(deployment, "status", "replicas"),
+        ready_pods=count_at(deployment, "status", "readyReplicas"),
     )
 
 
@@ -209,16 +209,6 @@ def owner_of(deployment: Mapping[str, Any]) -> str:
         if isinstance(ref, Mapping) and ref.get("controller") and ref.get("kind") == KIND:
             return str(ref.get("name", ""))
     return labels_of(deployment).get("app.kubernetes.io/name", name_of(deployment))
-
-
-def _fields(obj: Mapping[str, Any], name: str) -> Mapping[str, Any]:
-    value = obj.get(name)
-    return value if isinstance(value, Mapping) else {}
-
-
-def _count(fields: Mapping[str, Any], name: str, default: int) -> int:
-    value = fields.get(name, default)
-    return value if isinstance(value, int) else default
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,18 @@ def is_dns_label(value: str) -> bool:
     return len(value) <= DNS_LABEL_MAX and bool(_DNS_LABEL.match(value))
 
 
+_NAME_PART = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
+def is_qualified_name(key: str) -> bool:
+    """True when key is a valid label or annotation key (`[prefix/]name`)."""
+    prefix, slash, name = key.rpartition("/")
+    if slash and (len(prefix) > DNS_SUBDOMAIN_MAX or not _SUBDOMAIN.match(prefix)):
+        return False
+    return bool(_NAME_PART.match(name))
+
+
 def stable_hash(value: str, length: int = _HASH_LEN) -> str:
     """A short lowercase hex digest of value, the same on every run."""
     return hashlib.sha256(value.encode()).hexdigest()[:length]

@@ -52,10 +52,13 @@ def field_at(obj: object, *path: str) -> Any:
     return value
 
 
+INT32_MAX = 2**31 - 1
+
+
 def count_at(obj: object, *path: str, default: int = 0) -> int:
-    """A non-negative whole number at path (replicas, pods), else default."""
+    """A count at path (replicas, pods: int32 in Kubernetes), else default."""
     value = field_at(obj, *path)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= INT32_MAX:
         return default
     return value
 

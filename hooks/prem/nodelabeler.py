@@ -38,6 +38,7 @@ from hooks.contract import (
 from hooks.crdgen import CustomResource, PrinterColumn
 from hooks.k8s.conditions import CONDITIONS_SCHEMA_EXTRA, Condition, Want, merge_conditions
 from hooks.k8s.model import KubeModel, first_problem
+from hooks.k8s.names import is_qualified_name
 from hooks.k8s.objects import (
     JSON,
     annotations_of,
@@ -185,8 +186,10 @@ class Plan:
 
 
 def owned_keys(node: JSON) -> set[str]:
+    """The label keys this controller set, from the node's annotation; anyone with rights
+    on Nodes can edit it, so what is not a label key is not a key it set."""
     text = annotations_of(node).get(OWNED_ANNOTATION, "")
-    return {key for key in text.split(",") if key}
+    return {key for key in text.split(",") if key and is_qualified_name(key)}
 
 
 def own_label_free(node: JSON) -> dict[str, str]:

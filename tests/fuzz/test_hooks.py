@@ -30,7 +30,7 @@ from tests.fuzz.harness import Campaign
 from tests.fuzz.hostile import JSON_TEXTS, harvested_keys
 from tests.fuzz.requests import Target, committed_crds, hook_request, targets
 
-CASES = int(os.environ.get("FUZZ_CASES", "2400"))
+CASES = int(os.environ.get("FUZZ_CASES", "2000"))
 REPORT = os.environ.get("FUZZ_REPORT")
 SEED = os.environ.get("FUZZ_SEED")
 ALL_TARGETS = targets(CONTROLLERS, committed_crds(), harvested_keys(CONTROLLERS))

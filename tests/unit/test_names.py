@@ -4,7 +4,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hooks.k8s.names import child_name, is_dns_label, label_value, service_name, stable_hash
+from hooks.k8s.names import (
+    child_name,
+    is_dns_label,
+    is_qualified_name,
+    label_value,
+    service_name,
+    stable_hash,
+)
 
 
 def test_short_names_are_joined() -> None:
@@ -50,3 +57,21 @@ def test_any_resource_name_gives_a_valid_service_name(name: str) -> None:
     result = service_name(name)
     assert len(result) <= 63
     assert re.fullmatch(r"[a-z]([-a-z0-9]*[a-z0-9])?", result)
+
+
+@pytest.mark.parametrize(
+    ("key", "valid"),
+    [
+        ("app", True),
+        ("example.com/pool", True),
+        ("premlabs.io/gpu-class", True),
+        ("9999-12-31T23:59:59-14:00", False),
+        ("a b", False),
+        ("Example.com/x", False),
+        ("/x", False),
+        ("x/", False),
+        ("a" * 64, False),
+    ],
+)
+def test_qualified_names(key: str, valid: bool) -> None:
+    assert is_qualified_name(key) is valid
