@@ -33,6 +33,14 @@ def is_qualified_name(key: str) -> bool:
     return bool(_NAME_PART.match(name))
 
 
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$")
+
+
+def is_label_value(value: str) -> bool:
+    """True when value is a valid label value (63 characters at most, may be empty)."""
+    return bool(_LABEL_VALUE.match(value))
+
+
 def stable_hash(value: str, length: int = _HASH_LEN) -> str:
     """A short lowercase hex digest of value, the same on every run."""
     return hashlib.sha256(value.encode()).hexdigest()[:length]

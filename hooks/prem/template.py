@@ -12,12 +12,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from hooks.k8s.names import is_label_value, is_qualified_name
+
 from .api import REASON_INVALID_SPEC
 from .engines import SpecError
 
 ROOT = "spec.deployment.template"
 _MAPS = ("metadata", "spec", "spec.affinity", "spec.affinity.nodeAffinity")
 _STRING_MAPS = ("metadata.labels", "metadata.annotations", "spec.nodeSelector")
+_LABEL_MAPS = ("metadata.labels", "spec.nodeSelector")
 _LISTS = (
     "spec.containers",
     "spec.initContainers",
@@ -39,6 +42,10 @@ def check_template(template: Mapping[str, Any] | None) -> None:
         value = _expect(template, path, dict, "a map of strings")
         if value and not all(isinstance(v, str) for v in value.values()):
             raise _error(path, "a map of strings")
+    for path in _LABEL_MAPS:
+        for key, value in (_at(template, path) or {}).items():
+            if not (is_qualified_name(key) and is_label_value(value)):
+                raise _error(path, f"labels (not {key}={value})"[:200])
     for path in _LISTS:
         items = _expect(template, path, list, "a list of objects")
         if items and not all(isinstance(item, dict) for item in items):

@@ -124,3 +124,17 @@ def test_a_labeler_spec_that_does_not_parse_is_a_condition() -> None:
         CustomizeRequest.model_validate({"parent": parent}), now=NOW, settings=Settings()
     )
     assert related.related_resources == []
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        {"metadata": {"labels": {"bad key": "v"}}, "spec": {"containers": [CONTAINER]}},
+        {"metadata": {"labels": {"k": "not a value"}}, "spec": {"containers": [CONTAINER]}},
+        {"spec": {"containers": [CONTAINER], "nodeSelector": {"k": "v" * 64}}},
+    ],
+)
+def test_template_labels_are_labels(template: Any) -> None:
+    ready = condition(sync(generic(template)), "Ready")
+    assert ready["reason"] == "InvalidSpec"
+    assert "must be labels" in ready["message"]
