@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import socket
 import statistics
@@ -241,6 +242,7 @@ def main() -> None:
     parser.add_argument("--tree", type=Path, default=ROOT, help="source tree to serve")
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
+    logging.disable(logging.WARNING)
     port = _free_port()
     server = _start(args.tree.resolve(), port)
     base = f"http://127.0.0.1:{port}"
@@ -251,6 +253,10 @@ def main() -> None:
         for name, route, body in CASES:
             raw = json.dumps(body).encode()
             code, took, health = _measure(base, route, raw, args.repeat)
+            if code == 0:
+                # Still computing: a fresh server, so the next input is timed alone.
+                _stop(server)
+                server = _start(args.tree.resolve(), port)
             p50, worst = statistics.median(took) * 1000, max(took) * 1000
             alone = (
                 _in_process(args.tree, route, raw, args.repeat) if worst < 1000 else worst / 1000

@@ -333,11 +333,11 @@ class AIModelMapStatus(KubeModel):
 
     variants: dict[str, list[str]] = Field(default_factory=dict)
     """Variant names per engine."""
-    variant_count: int = 0
+    variant_count: int = Field(default=0, json_schema_extra=INT32)
     """Variants over all engines."""
     used_by: list[str] = Field(default_factory=list)
     """The AIDeployments (namespace/name) that reference the map, the first 50 by name."""
-    used_by_count: int = 0
+    used_by_count: int = Field(default=0, json_schema_extra=INT32)
     """How many AIDeployments reference the map."""
     conditions: list[Condition] = Field(
         default_factory=list, json_schema_extra=CONDITIONS_SCHEMA_EXTRA

@@ -48,7 +48,7 @@ from hooks.k8s.objects import (
     labels_of,
     name_of,
 )
-from hooks.k8s.schema import LABEL_MAX, LIST_MAX
+from hooks.k8s.schema import INT32, LABEL_MAX, LIST_MAX
 from hooks.prem.api import API_VERSION, GROUP, VERSION
 from hooks.prem.gpu_classes import gpu_labels
 from hooks.registry import Controller, Resource
@@ -132,7 +132,7 @@ class AutoNodeLabelerSpec(KubeModel):
 
 
 class AutoNodeLabelerStatus(KubeModel):
-    matched_nodes: int = 0
+    matched_nodes: int = Field(default=0, json_schema_extra=INT32)
     """How many nodes match the expression."""
     nodes: list[str] = Field(default_factory=list)
     """The first matching nodes by name (at most 20)."""
