@@ -19,9 +19,8 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -90,16 +89,9 @@ def create_app(
         controllers = CONTROLLERS
     settings = settings or Settings.from_env()
     metrics = HookMetrics()
+    # Idle workers cost nothing; the app may be started and stopped several times.
     workers = ThreadPoolExecutor(max_workers=HOOK_THREADS, thread_name_prefix="hook")
-
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
-        workers.shutdown(wait=False, cancel_futures=True)
-
-    app = FastAPI(
-        title="aihooks", version="0.1.0", docs_url=None, redoc_url=None, lifespan=lifespan
-    )
+    app = FastAPI(title="aihooks", version="0.1.0", docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.metrics = metrics
 
