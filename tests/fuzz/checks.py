@@ -221,11 +221,17 @@ def _child(child: Any, kinds: set[tuple[str, str]], namespace: str | None) -> li
     if meta.get("namespace") not in (None, namespace):
         problems.append(f"{kind} {name} is in namespace {meta.get('namespace')!r}")
     labels, annotations = meta.get("labels") or {}, meta.get("annotations") or {}
-    template = (
-        (child.get("spec") or {}).get("template") if isinstance(child.get("spec"), dict) else None
-    )
+    spec = child.get("spec")
+    template = spec.get("template") if isinstance(spec, dict) else None
     pod_meta = template.get("metadata") if isinstance(template, dict) else None
     pod_labels = (pod_meta.get("labels") or {}) if isinstance(pod_meta, dict) else {}
+    for where, found in (
+        ("labels", labels),
+        ("pod labels", pod_labels),
+        ("annotations", annotations),
+    ):
+        if not isinstance(found, dict):
+            return [*problems, f"{kind} {name}: {where} is not a map"]
     for key, value in [*labels.items(), *pod_labels.items()]:
         if not (qualified_key(key) and label_value(value)):
             problems.append(f"{kind} {name}: label {key!r}={value!r} is not valid")

@@ -330,27 +330,23 @@ def container(rng: Random) -> dict[str, Any]:
     )
 
 
-def pod_template(rng: Random) -> dict[str, Any]:
-    """A pod template with hostile leaves and wrong types where it is free JSON."""
-    return _shaped(
-        rng,
-        {
-            "metadata": lambda r: _shaped(
-                r, {"labels": lambda q: labels(q, ()), "annotations": lambda q: annotations(q, ())}
-            ),
-            "spec": lambda r: _shaped(
-                r,
-                {
-                    "containers": lambda q: [container(q) for _ in range(q.randint(0, 2))],
-                    "initContainers": lambda q: [container(q)],
-                    "volumes": lambda q: [{"name": "v", "emptyDir": {}}],
-                    "nodeSelector": lambda q: labels(q, ()),
-                    "affinity": free_object,
-                    "topologySpreadConstraints": lambda q: [free_object(q)],
-                },
-            ),
-        },
-    )
+def pod_template(rng: Random, *, checked: bool = False) -> dict[str, Any]:
+    """A pod template with hostile leaves; wrong types in its metadata too unless `checked`
+    (the API server has validated the templates of observed Deployments)."""
+    pod_metadata = {"labels": lambda q: labels(q, ()), "annotations": lambda q: annotations(q, ())}
+    spec = {
+        "containers": lambda q: [container(q) for _ in range(q.randint(0, 2))],
+        "initContainers": lambda q: [container(q)],
+        "volumes": lambda q: [{"name": "v", "emptyDir": {}}],
+        "nodeSelector": lambda q: labels(q, ()),
+        "affinity": free_object,
+        "topologySpreadConstraints": lambda q: [free_object(q)],
+    }
+    template: dict[str, Any] = {"spec": _shaped(rng, spec)} if chance(rng, 2) else {}
+    if checked:
+        template["metadata"] = {key: make(rng) for key, make in pod_metadata.items()}
+        return template
+    return {**template, **_shaped(rng, {"metadata": lambda r: _shaped(r, pod_metadata)})}
 
 
 def free_value_object(rng: Random) -> dict[str, Any]:
@@ -370,7 +366,7 @@ def shaped_spec(rng: Random) -> dict[str, Any]:
             "replicas": _counts,
             "unschedulable": lambda r: r.random() < 0.5,
             "selector": lambda r: {"matchLabels": labels(r, ())},
-            "template": pod_template,
+            "template": lambda r: pod_template(r, checked=True),
         },
     )
 
