@@ -130,7 +130,7 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
         "a 1.4 MB AIDeployment",
         "/aideployment/sync",
         _ai_deployment(
-            {"annotations": {f"example.com/a{i}": "x" * 4000 for i in range(64)}},
+            {"annotations": {f"example.com/a{i}": "x" * 3500 for i in range(64)}},
             env=[{"name": f"E{i}", "value": "y" * 30000} for i in range(40)],
         ),
     ),

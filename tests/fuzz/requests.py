@@ -170,7 +170,18 @@ def object_of(
     if chance(rng, 4):
         body = {k: v for k, v in obj.items() if k != "status"}
         meta.setdefault("annotations", {})[LAST_APPLIED] = last_applied(rng, body)
+    _fit_annotations(meta)
     return obj
+
+
+ANNOTATIONS_MAX = 256 * 1024
+"""The API server refuses an object whose annotations are larger in total."""
+
+
+def _fit_annotations(meta: dict[str, Any]) -> None:
+    found = meta.get("annotations") or {}
+    while sum(len(k) + len(v) for k, v in found.items()) > ANNOTATIONS_MAX:
+        del found[max(found, key=lambda k: len(found[k]))]
 
 
 def parent_of(rng: Random, target: Target, *, deleting: bool) -> dict[str, Any]:
