@@ -5,19 +5,27 @@ responses are strict and carry only the fields Metacontroller v2 decodes, since
 it rejects unknown fields. Object maps are keyed as v2 sends them:
 `<Kind>.<group>/<version>` (or `<Kind>.<version>` for the core group), then
 `<namespace>/<name>` (or `<name>` for cluster-scoped objects).
+
+Observed children are tenant-editable, their last-applied annotation included: a
+child is kept as last applied only when that annotation is the same whole object,
+else as observed; one that is not a whole object either cannot be re-emitted, and
+the hook fails (HTTP 500) so Metacontroller keeps everything.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+import pydantic_core
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 from hooks.k8s.objects import JSON, annotations_of, meta, sort_objects
 
+log = logging.getLogger(__name__)
 ObjectMap = dict[str, dict[str, JSON]]
 LAST_APPLIED = "metacontroller.k8s.io/last-applied-configuration"
 # Server-populated metadata that a kept child must not carry back.
@@ -32,6 +40,12 @@ _SERVER_METADATA = (
     "deletionTimestamp",
     "deletionGracePeriodSeconds",
 )
+MAX_RESYNC_SECONDS = 86400.0
+"""A longer wait is a day: Metacontroller turns seconds into int64 nanoseconds."""
+
+
+class KeptChildError(ValueError):
+    """An observed child is not a whole object, so it cannot be answered as kept."""
 
 
 def resource_key(api_version: str, kind: str) -> str:
@@ -52,7 +66,17 @@ class _Response(BaseModel):
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
     def to_bytes(self) -> bytes:
-        return json.dumps(self.to_json(), separators=(",", ":"), sort_keys=True).encode()
+        """Compact JSON with sorted keys; pydantic-core's encoder, since an answer can carry
+        a megabyte of a tenant's spec and the standard one takes tens of milliseconds."""
+        return pydantic_core.to_json(_sorted_keys(self.to_json()))
+
+
+def _sorted_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _sorted_keys(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted_keys(item) for item in value]
+    return value
 
 
 def _objects(objects: ObjectMap, key: str) -> list[JSON]:
@@ -89,14 +113,64 @@ class CompositeRequest(_Request):
 def last_desired(observed: Mapping[str, Any]) -> JSON:
     """An observed child as the hook last desired it (its last-applied configuration, or
     the object without server-populated fields): how to keep one child unchanged."""
-    last_applied = annotations_of(observed).get(LAST_APPLIED)
-    if last_applied:
-        parsed = json.loads(last_applied)
-        if isinstance(parsed, dict):
-            return parsed
+    applied = _last_applied(observed)
+    if applied is not None:
+        return applied
     metadata = {k: v for k, v in meta(observed).items() if k not in _SERVER_METADATA}
+    annotations = {k: v for k, v in annotations_of(observed).items() if k != LAST_APPLIED}
+    if annotations:
+        metadata["annotations"] = annotations
+    else:
+        metadata.pop("annotations", None)
     body = {k: v for k, v in observed.items() if k not in ("metadata", "status")}
-    return {**body, "metadata": metadata}
+    kept = {**body, "metadata": metadata}
+    if not _whole(kept):
+        raise KeptChildError(f"an observed child is not a whole object: {_identity(observed)}")
+    return kept
+
+
+def _last_applied(observed: Mapping[str, Any]) -> JSON | None:
+    """The child as last applied, when its annotation is that same whole object."""
+    text = annotations_of(observed).get(LAST_APPLIED)
+    if text is None:
+        return None
+    try:
+        parsed = json.loads(text)
+    except (ValueError, RecursionError):
+        parsed = None
+    if isinstance(parsed, dict) and _whole(parsed) and _same(parsed, observed):
+        return parsed
+    log.warning(
+        "ignoring a last-applied annotation that is not this object",
+        extra={"child": "/".join(_identity(observed))},
+    )
+    return None
+
+
+def _whole(obj: Mapping[str, Any]) -> bool:
+    metadata = obj.get("metadata")
+    return (
+        all(isinstance(obj.get(k), str) and obj.get(k) for k in ("apiVersion", "kind"))
+        and isinstance(metadata, Mapping)
+        and isinstance(metadata.get("name"), str)
+        and bool(metadata.get("name"))
+    )
+
+
+def _same(applied: Mapping[str, Any], observed: Mapping[str, Any]) -> bool:
+    """The same kind and name; a namespace left out is the parent's, as Metacontroller applies."""
+    mine, theirs = _identity(applied), _identity(observed)
+    return mine[:2] == theirs[:2] and mine[3] == theirs[3] and mine[2] in ("", theirs[2])
+
+
+def _identity(obj: Mapping[str, Any]) -> tuple[str, str, str, str]:
+    metadata = meta(obj)
+    return (
+        str(obj.get("apiVersion", "")),
+        str(obj.get("kind", "")),
+        str(metadata.get("namespace") or ""),
+        str(metadata.get("name", "")),
+    )
 
 
 class CompositeResponse(_Response):
@@ -109,6 +183,13 @@ class CompositeResponse(_Response):
     children: list[JSON] = Field(default_factory=list)
     resync_after_seconds: float | None = None
     finalized: bool | None = None
+
+    _bounded_resync = field_validator("resync_after_seconds")(lambda v: _bounded_resync(v))
+
+
+def _bounded_resync(value: float | None) -> float | None:
+    """Within [0, a day]: the hook's clock arithmetic may ask for years."""
+    return None if value is None else min(max(value, 0.0), MAX_RESYNC_SECONDS)
 
 
 class DecoratorRequest(_Request):
@@ -139,6 +220,8 @@ class DecoratorResponse(_Response):
     attachments: list[JSON] = Field(default_factory=list)
     resync_after_seconds: float | None = None
     finalized: bool | None = None
+
+    _bounded_resync = field_validator("resync_after_seconds")(lambda v: _bounded_resync(v))
 
     def to_json(self) -> JSON:
         # exclude_none would drop the nulls that delete labels and annotations.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 ENV_PREFIX = "AIHOOKS_"
 
@@ -21,6 +21,9 @@ class Settings(BaseModel):
     """When set, hook routes require `Authorization: Bearer <token>` (Metacontroller's
     `webhook.authorization`). Health and metrics routes stay open."""
     log_level: str = "INFO"
+    hook_deadline_seconds: float = Field(default=8.0, gt=0)
+    """A hook still running after this long (from the request's arrival) is answered
+    with a 500 and logged, below Metacontroller's 10 s hook timeout."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -16,6 +16,16 @@ from pydantic import Field
 from hooks.crdgen import CustomResource, PrinterColumn
 from hooks.k8s.conditions import CONDITIONS_SCHEMA_EXTRA, Condition
 from hooks.k8s.model import KubeModel
+from hooks.k8s.schema import (
+    DURATION_MAX,
+    IMAGE_MAX,
+    INT32,
+    LIST_MAX,
+    NAME_MAX,
+    QUANTITY_MAX,
+    URL_MAX,
+    label_map,
+)
 
 GROUP = "inference.eh-ops.io"
 VERSION = "v1alpha1"
@@ -58,6 +68,8 @@ REASON_INSUFFICIENT_MEMORY = "InsufficientMemory"
 REASON_SCALED_TO_ZERO = "ScaledToZero"
 REASON_PENDING = "Pending"
 REASON_TERMINATING = "Terminating"
+REASON_INVALID_SPEC = "InvalidSpec"
+"""Not in the seed: a spec the hook cannot read (the schema lets few such specs through)."""
 REASON_EXTERNAL = "ExternallyManaged"
 """Not in the seed: a model without `containerImage`, whose backend nothing here runs."""
 BACKEND_SERVICE = "BackendService"
@@ -79,8 +91,17 @@ DEFAULT_NODE_SELECTOR = {"inference-pool": "default"}
 DEFAULT_COOLDOWN_PERIOD = "10m"
 MEMORY_PATTERN = r"^[0-9]+(Ki|Mi|Gi|Ti)$"
 QUANTITY_PATTERN = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$"
-DURATION_PATTERN = r"^(0|([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+)$"
-LABEL_VALUE_PATTERN = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
+DURATION_PATTERN = r"^(0|(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$"
+"""Exactly the syntax of Go's time.ParseDuration without a sign, which the hook's parser
+reads; the range (at most int64 nanoseconds) is the CEL rule's."""
+_DURATION_VALIDATION: dict[str, Any] = {
+    "x-kubernetes-validations": [
+        {
+            "rule": "duration(self) >= duration('0s')",
+            "message": "cooldownPeriod must be a duration of at most 2562047h47m16.854775807s",
+        }
+    ]
+}
 URI_RULE = r"^[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#]+[^\s]*$"
 _URI_VALIDATION: dict[str, Any] = {
     "format": "uri",
@@ -174,44 +195,48 @@ class InferenceModelSpec(KubeModel):
 
     model_name: str = Field(
         min_length=1,
+        max_length=NAME_MAX,
         description="The name of the model used for API routing. "
         "This is the identifier clients use in their requests.",
     )
     memory: str = Field(
         pattern=MEMORY_PATTERN,
+        max_length=QUANTITY_MAX,
         description='Memory requirement for this model (e.g., "80Gi"). '
         "Used for budget calculation and scheduling decisions.",
     )
-    backend_url: str = Field(max_length=2048, json_schema_extra=_URI_VALIDATION)
+    backend_url: str = Field(max_length=URL_MAX, json_schema_extra=_URI_VALIDATION)
     """URL of the backend inference server that will handle requests."""
     node_selector: dict[str, str] = Field(
         default_factory=lambda: dict(DEFAULT_NODE_SELECTOR),
-        json_schema_extra={
-            "additionalProperties": {
-                "type": "string",
-                "maxLength": 63,
-                "pattern": LABEL_VALUE_PATTERN,
-            }
-        },
+        json_schema_extra=label_map("nodeSelector"),
         description="Labels to select which node pool this model runs on. "
         "Models sharing a node pool compete for the same memory budget.",
     )
-    cooldown_period: str = Field(default=DEFAULT_COOLDOWN_PERIOD, pattern=DURATION_PATTERN)
+    cooldown_period: str = Field(
+        default=DEFAULT_COOLDOWN_PERIOD,
+        pattern=DURATION_PATTERN,
+        max_length=DURATION_MAX,
+        json_schema_extra=_DURATION_VALIDATION,
+    )
     """How long to wait after the last request before scaling down to zero replicas."""
     max_replicas: int = Field(
         default=1,
         ge=0,
         le=1,
+        json_schema_extra=INT32,
         description="Maximum number of replicas. Currently limited to 0-1. "
         "Future versions will support higher values.",
     )
-    dependencies: list[str] = Field(
+    dependencies: list[Annotated[str, Field(max_length=NAME_MAX)]] = Field(
         default_factory=list,
+        max_length=LIST_MAX,
         description="List of model names that must be running before this model starts. "
         "Used for model pipelines.",
     )
     container_image: str = Field(
         default="",
+        max_length=IMAGE_MAX,
         description="Docker image for the model server container. Required when the "
         "controller manages the deployment; without it the backend at backendUrl is "
         "managed elsewhere and no Deployment is made.",
@@ -239,7 +264,7 @@ class InferenceModelStatus(KubeModel):
         description="Indicates if the model is ready to serve requests. "
         "True when at least one replica is ready.",
     )
-    replicas: int | None = None
+    replicas: int | None = Field(default=None, json_schema_extra=INT32)
     """Current number of running replicas (0 when scaled to zero)."""
     observed_peak_memory: str | None = None
     """Peak memory observed at runtime (e.g., "75Gi"). Populated from metrics collection."""

@@ -21,14 +21,17 @@ for why that is safe when syncs run concurrently.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from hooks.k8s.objects import annotations_of, labels_of, matches_selector, meta
+from hooks.k8s.objects import annotations_of, labels_of, matches_selector, meta, name_of
 from hooks.k8s.quantity import QuantityError, parse_bytes
 
 from .api import NODE_BUDGET_ANNOTATION
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,8 +159,11 @@ def node_memory(node: Mapping[str, object]) -> int:
         if isinstance(text, str):
             try:
                 return max(parse_bytes(text), 0)
-            except QuantityError:
-                continue
+            except QuantityError as error:
+                log.warning(
+                    "ignoring a Node memory that is not a quantity",
+                    extra={"node": name_of(node), "error": str(error)},
+                )
     return 0
 
 

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import ValidationError
-
 from hooks.contract import (
     CompositeRequest,
     CompositeResponse,
@@ -26,7 +24,6 @@ from hooks.contract import (
     resource_key,
 )
 from hooks.k8s.conditions import Want
-from hooks.k8s.model import describe_errors
 from hooks.k8s.objects import JSON, annotations_of, is_deleting, name_of, namespace_of
 from hooks.registry import Controller, Resource
 from hooks.settings import Settings
@@ -38,15 +35,31 @@ from .api import (
     MANAGED_LABEL,
     PLURAL,
     POOL_LABEL,
+    REASON_INVALID_SPEC,
     REASON_SERVICE_CONFLICT,
     REASON_SERVICE_CREATED,
-    InferenceModelSpec,
 )
 from .children import backend, build_deployment, build_service
 from .decide import Outcome, decide, placement
 from .demand import parse_time
-from .observe import Model, World, observe, own_deployment, pool_id, read_claim, read_model
-from .status import external_conditions, model_status, terminating_conditions, wanted_conditions
+from .observe import (
+    Model,
+    World,
+    observe,
+    own_deployment,
+    pool_id,
+    read_claim,
+    read_model,
+    read_spec,
+    spec_problem,
+)
+from .status import (
+    both,
+    external_conditions,
+    model_status,
+    terminating_conditions,
+    wanted_conditions,
+)
 
 DEPLOYMENT = Resource("apps/v1", "deployments", "Deployment", update="InPlace")
 SERVICE = Resource("v1", "services", "Service", update="InPlace")
@@ -61,8 +74,7 @@ def sync(request: CompositeRequest, *, now: datetime, settings: Settings) -> Com
         return finalize(request, now=now, settings=settings)
     me = read_model(parent)
     if me is None:
-        where = f"{namespace_of(parent)}/{name_of(parent)}"
-        raise ValueError(f"InferenceModel {where}: invalid spec: {spec_error(parent)}")
+        return _invalid_spec(request, now)
     if not me.managed:
         status = model_status(
             parent,
@@ -94,6 +106,21 @@ def sync(request: CompositeRequest, *, now: datetime, settings: Settings) -> Com
     return CompositeResponse(
         status=status, children=children, resync_after_seconds=_resync(outcome, now)
     )
+
+
+def _invalid_spec(request: CompositeRequest, now: datetime) -> CompositeResponse:
+    """A spec the hook cannot read: the children stay as they are, `Ready` says why."""
+    observed = _own_deployment(request)
+    own = read_claim(observed) if observed is not None else None
+    status = model_status(
+        request.parent,
+        declared="0",
+        wanted=both(False, REASON_INVALID_SPEC, spec_problem(request.parent)),
+        own=own,
+        managed=True,
+        now=now,
+    )
+    return CompositeResponse(status=status, children=request.kept_children())
 
 
 def finalize(request: CompositeRequest, *, now: datetime, settings: Settings) -> CompositeResponse:
@@ -130,7 +157,10 @@ def finalize(request: CompositeRequest, *, now: datetime, settings: Settings) ->
 def customize(request: CustomizeRequest, *, now: datetime, settings: Settings) -> CustomizeResponse:
     """The pool's Nodes, Deployments and InferenceModels, and the namespace's InferenceModels."""
     parent = request.parent
-    spec = InferenceModelSpec.model_validate(parent.get("spec") or {})
+    spec = read_spec(parent)
+    if spec is None:
+        # sync reports the spec; there is no pool to relate.
+        return CustomizeResponse(related_resources=[])
     pool = pool_id(spec.node_selector)
     namespace = namespace_of(parent)
     target = backend(spec.backend_url, namespace)
@@ -176,17 +206,10 @@ def label_pool(
     request: DecoratorRequest, *, now: datetime, settings: Settings
 ) -> DecoratorResponse:
     """The pool label of an InferenceModel: a stable hash of its whole nodeSelector."""
-    spec = InferenceModelSpec.model_validate(request.object.get("spec") or {})
+    spec = read_spec(request.object)
+    if spec is None:
+        return DecoratorResponse(labels={})
     return DecoratorResponse(labels={POOL_LABEL: pool_id(spec.node_selector)})
-
-
-def spec_error(parent: JSON) -> str:
-    """Why a parent's spec does not validate: each field and the rule it breaks."""
-    try:
-        InferenceModelSpec.model_validate(parent.get("spec") or {})
-    except ValidationError as error:
-        return describe_errors(error)
-    return "spec.memory is not a Kubernetes quantity"
 
 
 def _service(request: CompositeRequest, me: Model) -> tuple[list[JSON], list[Want]]:

@@ -32,6 +32,11 @@ _UNITS = {
 _TERM = re.compile(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h)")
 _MAX_SECONDS = Fraction(2**63 - 1, 10**9)
 """Go's time.Duration is int64 nanoseconds: metav1.Duration cannot hold more."""
+MAX_DURATION_TEXT = 64
+"""Longer durations are refused before parsing (the CRD's `cooldownPeriod` maxLength)."""
+MAX_TIME_TEXT = 64
+"""No RFC 3339 time is longer; annotations are tenant-written, so longer is not a time."""
+_LATEST = datetime.max.replace(tzinfo=UTC)
 
 
 @lru_cache(maxsize=256)
@@ -39,6 +44,8 @@ def parse_duration(text: str) -> timedelta | None:
     """A Go duration (`10m`, `1h30m`, `15m0s`, `0`), or None when it is not one."""
     if text == "0":
         return timedelta(0)
+    if len(text) > MAX_DURATION_TEXT:
+        return None
     position, total = 0, Fraction(0)
     for match in _TERM.finditer(text):
         if match.start() != position:
@@ -57,13 +64,14 @@ def parse_cooldown(value: object) -> timedelta | None:
 
 def parse_time(value: object) -> datetime | None:
     """An RFC 3339 time in UTC, or None (annotations are user-editable)."""
-    if not isinstance(value, str) or not value:
+    if not isinstance(value, str) or not value or len(value) > MAX_TIME_TEXT:
         return None
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
+        # 0001-01-01T00:00:00+14:00 is before the first moment Python can hold in UTC.
+        return moment.astimezone(UTC) if moment.tzinfo else None
+    except (ValueError, OverflowError):
         return None
-    return moment.astimezone(UTC) if moment.tzinfo else None
 
 
 def newest(*moments: datetime | None) -> datetime | None:
@@ -87,7 +95,10 @@ class Demand:
     def until(self) -> datetime | None:
         if self.deleting or self.last is None:
             return None
-        return self.last + self.cooldown
+        try:
+            return self.last + self.cooldown
+        except OverflowError:
+            return _LATEST
 
 
 @dataclass(frozen=True, slots=True)

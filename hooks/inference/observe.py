@@ -10,6 +10,7 @@ against the budget, so a bad peer can only make admission more careful.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -19,10 +20,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from hooks.contract import CompositeRequest, resource_key
+from hooks.k8s.model import describe_errors
 from hooks.k8s.names import stable_hash
 from hooks.k8s.objects import (
     JSON,
     annotations_of,
+    count_at,
     is_deleting,
     labels_of,
     meta,
@@ -44,6 +47,7 @@ from .budget import pool_budget
 from .children import deployment_name
 from .demand import DEFAULT_COOLDOWN, Demand, newest, parse_duration, parse_time
 
+log = logging.getLogger(__name__)
 MODELS_KEY = resource_key(API_VERSION, KIND)
 DEPLOYMENTS_KEY = resource_key("apps/v1", "Deployment")
 NODES_KEY = resource_key("v1", "Node")
@@ -97,10 +101,33 @@ class Model:
         return bool(self.spec.container_image)
 
 
+def spec_problem(obj: Mapping[str, Any]) -> str:
+    """Why an InferenceModel's spec cannot be read, naming the field."""
+    spec = obj.get("spec")
+    if not isinstance(spec, Mapping):
+        return "spec: must be an object"
+    try:
+        memory_bytes(InferenceModelSpec.model_validate(spec).memory)
+    except ValidationError as error:
+        return describe_errors(error, limit=1)
+    except QuantityError as error:
+        return f"spec.memory: {error}"
+    return "spec: cannot be read"
+
+
+def read_spec(obj: Mapping[str, Any]) -> InferenceModelSpec | None:
+    """The spec, or None when it does not parse (customize and the pool label need no more)."""
+    spec = obj.get("spec")
+    try:
+        return InferenceModelSpec.model_validate(spec if isinstance(spec, Mapping) else {})
+    except ValidationError:
+        return None
+
+
 def read_model(obj: Mapping[str, Any]) -> Model | None:
     """The view of an InferenceModel, or None when its spec does not parse."""
     try:
-        spec = InferenceModelSpec.model_validate(obj.get("spec") or {})
+        spec = InferenceModelSpec.model_validate(obj.get("spec"))
         memory = memory_bytes(spec.memory)
     except (ValidationError, QuantityError):
         return None
@@ -156,18 +183,24 @@ class Claim:
 
 
 def read_claim(deployment: Mapping[str, Any]) -> Claim:
-    spec, status = _fields(deployment, "spec"), _fields(deployment, "status")
     try:
         memory = memory_bytes(annotations_of(deployment).get(MEMORY_ANNOTATION, "0"))
-    except QuantityError:
+    except QuantityError as error:
+        log.warning(
+            "ignoring a Deployment's memory claim that is not a quantity",
+            extra={
+                "deployment": model_key(namespace_of(deployment), name_of(deployment)),
+                "error": str(error),
+            },
+        )
         memory = 0
     return Claim(
         key=model_key(namespace_of(deployment), owner_of(deployment)),
         pool=labels_of(deployment).get(POOL_LABEL, ""),
         memory=memory,
-        replicas=_count(spec, "replicas", 1),
-        pods=_count(status, "replicas", 0),
-        ready_pods=_count(status, "readyReplicas", 0),
+        replicas=count_at(deployment, "spec", "replicas", default=1),
+        pods=count_at(deployment, "status", "replicas"),
+        ready_pods=count_at(deployment, "status", "readyReplicas"),
     )
 
 
@@ -177,16 +210,6 @@ def owner_of(deployment: Mapping[str, Any]) -> str:
         if isinstance(ref, Mapping) and ref.get("controller") and ref.get("kind") == KIND:
             return str(ref.get("name", ""))
     return labels_of(deployment).get("app.kubernetes.io/name", name_of(deployment))
-
-
-def _fields(obj: Mapping[str, Any], name: str) -> Mapping[str, Any]:
-    value = obj.get(name)
-    return value if isinstance(value, Mapping) else {}
-
-
-def _count(fields: Mapping[str, Any], name: str, default: int) -> int:
-    value = fields.get(name, default)
-    return value if isinstance(value, int) else default
 
 
 @dataclass(frozen=True, slots=True)

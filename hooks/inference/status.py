@@ -14,7 +14,15 @@ from datetime import datetime
 from typing import Any
 
 from hooks.k8s.conditions import Want, merge_conditions
-from hooks.k8s.objects import JSON, annotations_of, generation_of, meta, name_of, namespace_of
+from hooks.k8s.objects import (
+    JSON,
+    annotations_of,
+    field_at,
+    generation_of,
+    meta,
+    name_of,
+    namespace_of,
+)
 
 from .api import (
     AVAILABLE,
@@ -70,8 +78,8 @@ def both(status: bool | None, reason: str, message: str) -> list[Want]:
 
 def deployment_failure(deployment: Mapping[str, Any] | None) -> str | None:
     """The Deployment's own report that it cannot progress, if any."""
-    status = (deployment or {}).get("status")
-    for condition in (status or {}).get("conditions") or ():
+    conditions = field_at(deployment, "status", "conditions")
+    for condition in conditions if isinstance(conditions, list) else ():
         if not isinstance(condition, Mapping):
             continue
         kind, state = condition.get("type"), condition.get("status")
@@ -92,7 +100,7 @@ def model_status(
     now: datetime,
 ) -> JSON:
     """The whole status; `ready` and `replicas` are left out for a backend run elsewhere."""
-    previous = (parent.get("status") or {}).get("conditions")
+    previous = field_at(parent, "status", "conditions")
     wanted = [*wanted, *routable(parent), *legacy_finalizer(parent)]
     conditions = merge_conditions(previous, wanted, now=now, generation=generation_of(parent))
     sizing = right_sizing(declared, annotations_of(parent))

@@ -40,6 +40,29 @@ def generation_of(obj: Mapping[str, Any]) -> int | None:
     return value if isinstance(value, int) else None
 
 
+def field_at(obj: object, *path: str) -> Any:
+    """The value at path through nested mappings; None where a step is missing or not one.
+
+    Observed objects are read with this: a tenant can give any field any shape."""
+    value: Any = obj
+    for step in path:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(step)
+    return value
+
+
+INT32_MAX = 2**31 - 1
+
+
+def count_at(obj: object, *path: str, default: int = 0) -> int:
+    """A count at path (replicas, pods: int32 in Kubernetes), else default."""
+    value = field_at(obj, *path)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= INT32_MAX:
+        return default
+    return value
+
+
 def is_deleting(obj: Mapping[str, Any]) -> bool:
     return bool(meta(obj).get("deletionTimestamp"))
 

@@ -2,7 +2,11 @@
 
 Values are kept as `Fraction`s so that sums of memory budgets never drift, and
 are printed canonically the way Kubernetes prints them (`1536Mi`, `1500m`, `2k`).
-Like Kubernetes, precision below nano units is rounded up.
+Like Kubernetes (`resource.ParseQuantity`), precision below nano units is rounded
+away from zero, magnitudes are capped at the largest int64, and an exponent beyond
+int32 is an error. Tenants write quantities, so the work is bounded before any
+arithmetic: the text is at most `MAX_TEXT` characters and the magnitude is read
+from the digits, so `1e10000000` costs what `1e18` costs.
 """
 
 from __future__ import annotations
@@ -34,6 +38,14 @@ _PATTERN = re.compile(
     r"(?:(?P<binary>Ki|Mi|Gi|Ti|Pi|Ei)|(?P<exponent>[eE][+-]?[0-9]+)|(?P<decimal>[numkMGTPE]?))$"
 )
 _NANO = Fraction(1, 10**9)
+MAX_TEXT = 1024
+"""Longer texts are refused; Kubernetes prints no quantity longer than ~30 characters."""
+INT64_MAX = 2**63 - 1
+_INT32 = (-(2**31), 2**31 - 1)
+_TOO_BIG = 20
+"""A decimal magnitude (power of ten of the leading digit) from which the cap applies."""
+_TOO_SMALL = -10
+"""A decimal magnitude below which a non-zero value rounds to one nano unit."""
 
 
 @total_ordering
@@ -47,24 +59,22 @@ class Quantity:
     @classmethod
     def parse(cls, text: str | int) -> Quantity:
         if isinstance(text, int):
-            return cls(Fraction(text))
+            return cls(Fraction(max(-INT64_MAX, min(text, INT64_MAX))))
+        if len(text) > MAX_TEXT:
+            raise QuantityError(f"a quantity of {len(text)} characters is too long")
         match = _PATTERN.match(text.strip())
         if not match:
             raise QuantityError(f"{text!r} is not a Kubernetes quantity (e.g. 16Gi, 500m, 2)")
-        number = Fraction(match["number"])
+        number = match["number"]
         if match["binary"]:
-            value, fmt = number * 1024 ** _BINARY[match["binary"]], Format.BINARY_SI
+            fmt, power, base = Format.BINARY_SI, 10 * _BINARY[match["binary"]], 2
         elif match["exponent"]:
-            value, fmt = (
-                number * Fraction(10) ** int(match["exponent"][1:]),
-                Format.DECIMAL_EXPONENT,
-            )
+            fmt, power, base = Format.DECIMAL_EXPONENT, int(match["exponent"][1:]), 10
+            if not _INT32[0] <= power <= _INT32[1]:
+                raise QuantityError(f"{text!r}: the exponent is out of range")
         else:
-            value, fmt = (
-                number * Fraction(1000) ** _DECIMAL[match["decimal"] or ""],
-                Format.DECIMAL_SI,
-            )
-        return cls(_round_up_to_nano(value), fmt)
+            fmt, power, base = Format.DECIMAL_SI, 3 * _DECIMAL[match["decimal"] or ""], 10
+        return cls(_bounded(number, base, power), fmt)
 
     @classmethod
     def bytes(cls, amount: int) -> Quantity:
@@ -94,7 +104,31 @@ class Quantity:
         return format_quantity(self.value, self.format)
 
 
+def _bounded(number: str, base: int, power: int) -> Fraction:
+    """number * base**power as Kubernetes stores it: rounded away from zero to nano
+    units, capped at the largest int64; the magnitude is judged before computing."""
+    negative = number.startswith("-")
+    whole, _, fraction = number.lstrip("+-").partition(".")
+    digits = (whole + fraction).lstrip("0")
+    if not digits:
+        return Fraction(0)
+    significant = whole.lstrip("0")
+    leading = (
+        len(significant) - 1 if significant else -(len(fraction) - len(fraction.lstrip("0")) + 1)
+    )
+    magnitude = leading + (power if base == 10 else math.ceil(power * 0.302))
+    if magnitude >= _TOO_BIG:
+        value = Fraction(INT64_MAX)
+    elif magnitude < _TOO_SMALL:
+        value = _NANO
+    else:
+        exact = Fraction(whole + fraction or "0") / 10 ** len(fraction) * Fraction(base) ** power
+        value = min(_round_up_to_nano(exact), Fraction(INT64_MAX))
+    return -value if negative else value
+
+
 def _round_up_to_nano(value: Fraction) -> Fraction:
+    """Rounded away from zero to a whole number of nano units (value is not negative)."""
     return Fraction(math.ceil(value / _NANO)) * _NANO
 
 

@@ -28,7 +28,15 @@ from hooks.contract import (
 )
 from hooks.k8s.conditions import Want, merge_conditions
 from hooks.k8s.names import label_value
-from hooks.k8s.objects import JSON, generation_of, labels_of, name_of, namespace_of
+from hooks.k8s.objects import (
+    JSON,
+    count_at,
+    field_at,
+    generation_of,
+    labels_of,
+    name_of,
+    namespace_of,
+)
 from hooks.registry import Controller, Resource
 from hooks.settings import Settings
 
@@ -52,6 +60,7 @@ from .api import (
 from .children import build_children, child_names, endpoint_urls, replicas_of
 from .engines import SERVING, SpecError, serving_pod
 from .resolve import Unresolved, index_maps, map_label, map_ref, resolve
+from .template import check_template
 
 DEPLOYMENTS = Resource("apps/v1", "deployments", "Deployment", update="InPlace")
 SERVICES = Resource("v1", "services", "Service", update="InPlace")
@@ -85,6 +94,7 @@ def sync(request: CompositeRequest, *, now: datetime, settings: Settings) -> Com
         )
     resolved = Want(MODELS_RESOLVED, True, REASON_MODELS_RESOLVED, _resolved_message(len(models)))
     try:
+        check_template(spec.deployment.template if spec.deployment else None)
         pod = serving_pod(spec, models, config_map=child_names(name)[1])
         children = build_children(name=name, namespace=namespace, spec=spec, pod=pod)
     except SpecError as error:
@@ -127,7 +137,7 @@ def _kept(
     """The observed children unchanged, and a status that says why nothing changes."""
     _, ready = _replicas(observed)
     if observed is not None:
-        desired = int((observed.get("spec") or {}).get("replicas") or 0)
+        desired = count_at(observed, "spec", "replicas")
     else:
         desired = replicas_of(spec) if spec else 1
     running = " (the existing pods keep running)" if observed is not None else ""
@@ -156,7 +166,7 @@ def _status(
 ) -> dict[str, Any]:
     body = status.to_json()
     body["conditions"] = merge_conditions(
-        (parent.get("status") or {}).get("conditions"),
+        field_at(parent, "status", "conditions"),
         wanted,
         now=now,
         generation=generation_of(parent),
@@ -174,8 +184,9 @@ def _available(observed: JSON | None, desired: int) -> Want:
 
 
 def _replicas(observed: JSON | None) -> tuple[int, int]:
-    status = (observed or {}).get("status") or {}
-    return int(status.get("availableReplicas") or 0), int(status.get("readyReplicas") or 0)
+    return count_at(observed, "status", "availableReplicas"), count_at(
+        observed, "status", "readyReplicas"
+    )
 
 
 def _observed_deployment(request: CompositeRequest) -> JSON | None:
@@ -185,10 +196,11 @@ def _observed_deployment(request: CompositeRequest) -> JSON | None:
 
 
 def _observed_image(observed: JSON | None) -> str | None:
-    pod = (((observed or {}).get("spec") or {}).get("template") or {}).get("spec") or {}
-    for container in pod.get("containers") or ():
-        if container.get("name") == SERVING:
-            return str(container.get("image") or "") or None
+    containers = field_at(observed, "spec", "template", "spec", "containers")
+    for container in containers if isinstance(containers, list) else ():
+        if isinstance(container, dict) and container.get("name") == SERVING:
+            image = container.get("image")
+            return image if isinstance(image, str) and image else None
     return None
 
 
@@ -218,7 +230,8 @@ def _referenced_maps(parent: JSON) -> dict[str, list[str]]:
     """Map names by namespace; read model by model, so one malformed model (reported by
     sync) does not hide the maps the others reference."""
     by_namespace: dict[str, set[str]] = defaultdict(set)
-    for raw in ((parent.get("spec") or {}).get("models")) or []:
+    models = field_at(parent, "spec", "models")
+    for raw in models if isinstance(models, list) else ():
         try:
             ref = map_ref(AIModel.model_validate(raw), namespace_of(parent))
         except ValidationError:

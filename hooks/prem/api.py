@@ -9,13 +9,27 @@ them anyway: on the Deployment this project builds from them.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field
 
 from hooks.crdgen import CustomResource, PrinterColumn
 from hooks.k8s.conditions import CONDITIONS_SCHEMA_EXTRA, Condition
 from hooks.k8s.model import KubeModel
+from hooks.k8s.schema import (
+    ANNOTATIONS,
+    DOCUMENT_MAX,
+    INT32,
+    INT32_MAX,
+    LABEL_MAX,
+    LIST_MAX,
+    NAME_MAX,
+    OPTIONS,
+    QUANTITIES,
+    TEXT_MAX,
+    URL_MAX,
+    label_map,
+)
 
 GROUP, VERSION = "premlabs.io", "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
@@ -51,6 +65,7 @@ REASON_MODELS_UNRESOLVED = "ModelsUnresolved"
 _DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 _DOMAIN = r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 _ALPHANUMERIC = r"^[A-Za-z0-9]+$"
+ENV_MAX, ENV_VALUE_MAX, ARGS_MAX = 128, 32768, 256
 _OPEN: dict[str, Any] = {"x-kubernetes-preserve-unknown-fields": True}
 
 
@@ -59,7 +74,7 @@ class AIEngine(KubeModel):
 
     name: str = Field(min_length=1, json_schema_extra={"enum": list(ENGINES)})
     """One of localai, vllm, deepspeed-mii, triton or generic (the user's pod template)."""
-    options: dict[str, str] | None = None
+    options: dict[str, str] | None = Field(default=None, json_schema_extra=OPTIONS)
     """Engine options: imageRepository and imageTag override the image; for vllm, dtype
     and quantization override the model's dataType and quantization."""
 
@@ -69,7 +84,7 @@ class Endpoint(KubeModel):
 
     domain: str = Field(max_length=253, pattern=_DOMAIN)
     """The host name of the Ingress rule."""
-    port: int | None = Field(default=None, ge=1, le=65535)
+    port: int | None = Field(default=None, ge=1, le=65535, json_schema_extra=INT32)
     """For the generic engine, the container port served (the first endpoint's is the
     Service port); the other engines serve on their own port."""
 
@@ -77,9 +92,9 @@ class Endpoint(KubeModel):
 class EnvVar(KubeModel):
     """An environment variable of the serving container (core/v1 EnvVar)."""
 
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=TEXT_MAX)
     """The variable's name."""
-    value: str | None = None
+    value: str | None = Field(default=None, max_length=ENV_VALUE_MAX)
     """Its value."""
     value_from: dict[str, Any] | None = Field(default=None, json_schema_extra=_OPEN)
     """Where the value comes from instead (core/v1 EnvVarSource: a Secret or ConfigMap key,
@@ -89,9 +104,9 @@ class EnvVar(KubeModel):
 class ObjectMetadata(KubeModel):
     """Labels and annotations to put on a child."""
 
-    labels: dict[str, str] | None = None
+    labels: dict[str, str] | None = Field(default=None, json_schema_extra=label_map())
     """Labels added to the object's own."""
-    annotations: dict[str, str] | None = None
+    annotations: dict[str, str] | None = Field(default=None, json_schema_extra=ANNOTATIONS)
     """Annotations added to the object's own (e.g. an ingress class or cert-manager issuer)."""
 
 
@@ -105,26 +120,30 @@ class Ingress(ObjectMetadata):
 class Probe(KubeModel):
     """Overrides of the engine's probe, merged field by field; unset fields keep the default."""
 
-    initial_delay_seconds: int | None = Field(default=None, ge=0)
+    initial_delay_seconds: int | None = Field(
+        default=None, ge=0, le=INT32_MAX, json_schema_extra=INT32
+    )
     """Seconds after the container starts before the first probe."""
-    timeout_seconds: int | None = Field(default=None, ge=0)
+    timeout_seconds: int | None = Field(default=None, ge=0, le=INT32_MAX, json_schema_extra=INT32)
     """Seconds a probe may take."""
-    period_seconds: int | None = Field(default=None, ge=0)
+    period_seconds: int | None = Field(default=None, ge=0, le=INT32_MAX, json_schema_extra=INT32)
     """Seconds between probes."""
-    success_threshold: int | None = Field(default=None, ge=0)
+    success_threshold: int | None = Field(default=None, ge=0, le=INT32_MAX, json_schema_extra=INT32)
     """Consecutive successes that count as success after a failure."""
-    failure_threshold: int | None = Field(default=None, ge=0)
+    failure_threshold: int | None = Field(default=None, ge=0, le=INT32_MAX, json_schema_extra=INT32)
     """Consecutive failures that count as failure."""
-    termination_grace_period_seconds: int | None = Field(default=None, ge=0)
+    termination_grace_period_seconds: int | None = Field(
+        default=None, ge=0, le=INT32_MAX, json_schema_extra=INT32
+    )
     """Seconds the pod gets to stop after this probe fails."""
 
 
 class Version(KubeModel):
     """A GPU compute capability, e.g. 8.0 for Ampere."""
 
-    major: int = Field(ge=0)
+    major: int = Field(ge=0, le=INT32_MAX, json_schema_extra=INT32)
     """The major version, e.g. 8."""
-    minor: int | None = Field(default=None, ge=0)
+    minor: int | None = Field(default=None, ge=0, le=INT32_MAX, json_schema_extra=INT32)
     """The minor version, e.g. 6 for 8.6 (default 0)."""
 
 
@@ -141,27 +160,29 @@ class Accelerator(KubeModel):
 class ResourceRequirements(KubeModel):
     """Requests and limits of the serving container (core/v1 ResourceRequirements)."""
 
-    requests: dict[str, int | str] | None = None
+    requests: dict[str, int | str] | None = Field(default=None, json_schema_extra=QUANTITIES)
     """Resources the pod is scheduled with, e.g. cpu, memory, nvidia.com/gpu."""
-    limits: dict[str, int | str] | None = None
+    limits: dict[str, int | str] | None = Field(default=None, json_schema_extra=QUANTITIES)
     """The most the container may use."""
 
 
 class DeploymentSpec(KubeModel):
     """How the serving pods run."""
 
-    labels: dict[str, str] | None = None
+    labels: dict[str, str] | None = Field(default=None, json_schema_extra=label_map())
     """Labels on the pods."""
-    annotations: dict[str, str] | None = None
+    annotations: dict[str, str] | None = Field(default=None, json_schema_extra=ANNOTATIONS)
     """Annotations on the pods."""
     accelerator: Accelerator | None = None
     """The GPU the model server needs; without it, asking for a GPU resource is an error."""
     resources: ResourceRequirements | None = None
     """Merged over the serving container's own (the template's, for generic)."""
-    node_selector: dict[str, str] | None = None
+    node_selector: dict[str, str] | None = Field(
+        default=None, json_schema_extra=label_map("nodeSelector")
+    )
     """Node labels the pods need, e.g. premlabs.io/gpu-class: a100-80gb; merged over the
     template's."""
-    replicas: int | None = Field(default=None, ge=0)
+    replicas: int | None = Field(default=None, ge=0, le=INT32_MAX, json_schema_extra=INT32)
     """Pod replicas (default 1)."""
     template: dict[str, Any] | None = Field(default=None, json_schema_extra=_OPEN)
     """A pod template (core/v1 PodTemplateSpec) to start from; for the generic engine, its
@@ -177,24 +198,24 @@ class DeploymentSpec(KubeModel):
 class AIModelSpec(KubeModel):
     """What a model is: where to get it and how to run it."""
 
-    uri: str | None = None
+    uri: str | None = Field(default=None, max_length=URL_MAX)
     """A name or URL the engine understands; LocalAI and Triton download http(s) URLs."""
-    quantization: str | None = Field(default=None, pattern=_ALPHANUMERIC)
+    quantization: str | None = Field(default=None, pattern=_ALPHANUMERIC, max_length=LABEL_MAX)
     """e.g. awq or gptq (vllm --quantization)."""
-    data_type: str | None = Field(default=None, pattern=_ALPHANUMERIC)
+    data_type: str | None = Field(default=None, pattern=_ALPHANUMERIC, max_length=LABEL_MAX)
     """e.g. float16 or bfloat16 (vllm --dtype)."""
-    engine_config_file: str | None = None
+    engine_config_file: str | None = Field(default=None, max_length=DOCUMENT_MAX)
     """The engine's model configuration (for LocalAI, its model YAML)."""
 
 
 class AIModelMapReference(KubeModel):
     """A variant of an AIModelMap."""
 
-    namespace: str | None = None
+    namespace: str | None = Field(default=None, max_length=LABEL_MAX)
     """The map's namespace (default: the AIDeployment's)."""
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=NAME_MAX)
     """The map's name."""
-    variant: str = Field(min_length=1)
+    variant: str = Field(min_length=1, max_length=LABEL_MAX)
     """The variant, in the map's list for the deployment's engine."""
 
 
@@ -203,20 +224,22 @@ class AIModel(AIModelSpec):
 
     model_map_ref: AIModelMapReference | None = None
     """A catalog variant; fields set here take precedence over the variant's."""
-    options: dict[str, str] | None = None
+    options: dict[str, str] | None = Field(default=None, json_schema_extra=OPTIONS)
     """Accepted for compatibility with the original; no engine reads it."""
 
 
 class AIDeploymentSpec(KubeModel):
     """The desired state of an AI deployment."""
 
-    endpoint: list[Endpoint] | None = None
+    endpoint: list[Endpoint] | None = Field(default=None, max_length=32)
     """Domains to serve on, one Ingress rule each; no endpoints, no Ingress."""
     engine: AIEngine
     """The model server."""
-    env: list[EnvVar] | None = None
+    env: list[EnvVar] | None = Field(default=None, max_length=ENV_MAX)
     """Environment of the serving container."""
-    args: list[str] | None = None
+    args: list[Annotated[str, Field(max_length=TEXT_MAX)]] | None = Field(
+        default=None, max_length=ARGS_MAX
+    )
     """Arguments appended to the engine's own."""
     service: ObjectMetadata | None = None
     """Labels and annotations of the Service."""
@@ -224,7 +247,7 @@ class AIDeploymentSpec(KubeModel):
     """How the pods run."""
     ingress: Ingress | None = None
     """Labels, annotations and TLS of the Ingress."""
-    models: list[AIModel] | None = None
+    models: list[AIModel] | None = Field(default=None, max_length=LIST_MAX)
     """The models to serve (vllm and deepspeed-mii: exactly one; generic: none)."""
 
 
@@ -242,9 +265,9 @@ class AIDeploymentStatus(KubeModel):
     """The original summary: Ready, NotReady or Failed."""
     err_msg: str | None = None
     """Why the status is Failed."""
-    replicas: int | None = None
+    replicas: int | None = Field(default=None, json_schema_extra=INT32)
     """Desired pod replicas."""
-    ready_replicas: int | None = None
+    ready_replicas: int | None = Field(default=None, json_schema_extra=INT32)
     ready: str | None = None
     """Ready pods over desired, e.g. 1/1."""
     image: str | None = None
@@ -310,11 +333,11 @@ class AIModelMapStatus(KubeModel):
 
     variants: dict[str, list[str]] = Field(default_factory=dict)
     """Variant names per engine."""
-    variant_count: int = 0
+    variant_count: int = Field(default=0, json_schema_extra=INT32)
     """Variants over all engines."""
     used_by: list[str] = Field(default_factory=list)
     """The AIDeployments (namespace/name) that reference the map, the first 50 by name."""
-    used_by_count: int = 0
+    used_by_count: int = Field(default=0, json_schema_extra=INT32)
     """How many AIDeployments reference the map."""
     conditions: list[Condition] = Field(
         default_factory=list, json_schema_extra=CONDITIONS_SCHEMA_EXTRA

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from hooks.k8s.names import child_name, label_value
+from hooks.k8s.names import child_name, label_value, service_name
 from hooks.k8s.objects import JSON, new_object, sort_objects, standard_labels
 from hooks.k8s.quantity import Quantity, QuantityError
 
@@ -158,6 +158,7 @@ class Front:
 
 def build_service(front: Front, spec: AIDeploymentSpec) -> JSON:
     service = front.new("v1", "Service", spec.service)
+    service["metadata"]["name"] = service_name(front.name)
     service["spec"] = {
         "selector": {DEPLOYMENT_LABEL: front.labels[DEPLOYMENT_LABEL]},
         "ports": [
@@ -172,7 +173,7 @@ def build_ingress(front: Front, spec: AIDeploymentSpec) -> JSON:
     domains = [e.domain for e in spec.endpoint or ()]
     ingress = front.new("networking.k8s.io/v1", "Ingress", extra)
     name, port = front.name, front.port
-    backend = {"service": {"name": name, "port": {"number": port}}}
+    backend = {"service": {"name": service_name(name), "port": {"number": port}}}
     body: JSON = {
         "rules": [
             {
@@ -268,7 +269,9 @@ def _require_compute(pod_spec: JSON, major: int, minor: int | None) -> None:
     ]
 
 
-def _quantity(key: str, value: int | str) -> str:
+def _quantity(key: str, value: object) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise SpecError(REASON_INVALID_SPEC, f"resource {key}: {value!r} is not a quantity")
     try:
         return str(Quantity.parse(value))
     except QuantityError as error:

@@ -27,6 +27,7 @@ from hooks.k8s.names import label_value
 from hooks.k8s.objects import (
     JSON,
     MANAGED_BY,
+    field_at,
     generation_of,
     is_deleting,
     name_of,
@@ -83,7 +84,7 @@ def build_config_map(name: str, namespace: str, spec: AIModelMapSpec) -> JSON | 
 def sync(request: CompositeRequest, *, now: datetime, settings: Settings) -> CompositeResponse:
     parent = request.parent
     name, namespace = name_of(parent), namespace_of(parent)
-    previous = (parent.get("status") or {}).get("conditions")
+    previous = field_at(parent, "status", "conditions")
     generation = generation_of(parent)
     try:
         spec = AIModelMapSpec.model_validate(parent.get("spec") or {})

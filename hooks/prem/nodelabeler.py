@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, ValidationError
 
@@ -37,8 +37,18 @@ from hooks.contract import (
 )
 from hooks.crdgen import CustomResource, PrinterColumn
 from hooks.k8s.conditions import CONDITIONS_SCHEMA_EXTRA, Condition, Want, merge_conditions
-from hooks.k8s.model import KubeModel
-from hooks.k8s.objects import JSON, annotations_of, generation_of, is_deleting, labels_of, name_of
+from hooks.k8s.model import KubeModel, describe_errors
+from hooks.k8s.names import is_qualified_name
+from hooks.k8s.objects import (
+    JSON,
+    annotations_of,
+    field_at,
+    generation_of,
+    is_deleting,
+    labels_of,
+    name_of,
+)
+from hooks.k8s.schema import INT32, LABEL_MAX, LIST_MAX
 from hooks.prem.api import API_VERSION, GROUP, VERSION
 from hooks.prem.gpu_classes import gpu_labels
 from hooks.registry import Controller, Resource
@@ -74,7 +84,9 @@ class MatchExpression(KubeModel):
     """The node label key the requirement is about."""
     operator: Literal["In", "NotIn", "Exists", "DoesNotExist"]
     """How the key's value is compared: In, NotIn, Exists or DoesNotExist."""
-    values: list[str] = Field(default_factory=list)
+    values: list[Annotated[str, Field(max_length=LABEL_MAX)]] = Field(
+        default_factory=list, max_length=LIST_MAX
+    )
     """The values for In and NotIn; empty for Exists and DoesNotExist."""
 
     def matches(self, labels: Mapping[str, str]) -> bool:
@@ -105,7 +117,13 @@ class AutoNodeLabelerSpec(KubeModel):
     labels: dict[str, str] = Field(
         default_factory=dict,
         max_length=64,
-        json_schema_extra={"additionalProperties": {"type": "string", "pattern": _LABEL_VALUE}},
+        json_schema_extra={
+            "additionalProperties": {
+                "type": "string",
+                "pattern": _LABEL_VALUE,
+                "maxLength": LABEL_MAX,
+            }
+        },
     )
     """The labels to put on matching nodes."""
     gpu_class_labels: bool = False
@@ -114,7 +132,7 @@ class AutoNodeLabelerSpec(KubeModel):
 
 
 class AutoNodeLabelerStatus(KubeModel):
-    matched_nodes: int = 0
+    matched_nodes: int = Field(default=0, json_schema_extra=INT32)
     """How many nodes match the expression."""
     nodes: list[str] = Field(default_factory=list)
     """The first matching nodes by name (at most 20)."""
@@ -168,8 +186,10 @@ class Plan:
 
 
 def owned_keys(node: JSON) -> set[str]:
+    """The label keys this controller set, from the node's annotation; anyone with rights
+    on Nodes can edit it, so what is not a label key is not a key it set."""
     text = annotations_of(node).get(OWNED_ANNOTATION, "")
-    return {key for key in text.split(",") if key}
+    return {key for key in text.split(",") if key and is_qualified_name(key)}
 
 
 def own_label_free(node: JSON) -> dict[str, str]:
@@ -231,7 +251,10 @@ def sync_labeler(
 ) -> CompositeResponse:
     parent = request.parent
     me = name_of(parent)
-    spec = AutoNodeLabelerSpec.model_validate(parent.get("spec") or {})
+    try:
+        spec = AutoNodeLabelerSpec.model_validate(parent.get("spec") or {})
+    except ValidationError as error:
+        return _invalid(parent, describe_errors(error, limit=1), now)
     labelers = [
         *(lab for lab in read_labelers(request.related_of(LABELERS_KEY)) if lab.name != me),
         Labeler(me, spec),
@@ -266,13 +289,23 @@ def sync_labeler(
         conditions=[
             Condition.model_validate(c)
             for c in merge_conditions(
-                (parent.get("status") or {}).get("conditions"),
+                field_at(parent, "status", "conditions"),
                 wanted,
                 now=now,
                 generation=generation_of(parent),
             )
         ],
     )
+    return CompositeResponse(status=status.to_json(), children=[])
+
+
+def _invalid(parent: JSON, problem: str, now: datetime) -> CompositeResponse:
+    """A spec the hook cannot read labels nothing; `Ready` names the field."""
+    wanted = [Want("Ready", False, "InvalidSpec", problem)]
+    conditions = merge_conditions(
+        field_at(parent, "status", "conditions"), wanted, now=now, generation=generation_of(parent)
+    )
+    status = AutoNodeLabelerStatus(conditions=[Condition.model_validate(c) for c in conditions])
     return CompositeResponse(status=status.to_json(), children=[])
 
 
@@ -286,7 +319,11 @@ def customize_labeler(
     request: CustomizeRequest, *, now: datetime, settings: Settings
 ) -> CustomizeResponse:
     """The Nodes it may match (by selector where that is exact) and the other labelers."""
-    spec = AutoNodeLabelerSpec.model_validate(request.parent.get("spec") or {})
+    try:
+        spec = AutoNodeLabelerSpec.model_validate(request.parent.get("spec") or {})
+    except ValidationError:
+        # sync reports the spec; its nodes cannot be told.
+        return CustomizeResponse(related_resources=[])
     expression = spec.match_expression
     selector = None
     # A node this controller labelled may match In/Exists only through those labels,

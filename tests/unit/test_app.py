@@ -1,15 +1,21 @@
+import asyncio
 import json
 import logging
+import threading
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from hooks.app import create_app
+from hooks.contract import CompositeRequest, CompositeResponse
+from hooks.registry import Controller
 from hooks.settings import Settings
 from tests.conftest import NOW
-from tests.unit.sample_system import CONTROLLERS, widget
+from tests.unit.sample_system import CONTROLLERS, WIDGET_CONTROLLER, widget
 
 
 @pytest.fixture
@@ -142,3 +148,67 @@ def test_http_client_request_lines_are_quiet_at_info(client_logger: str) -> None
     finally:
         root.handlers[:] = handlers
         root.setLevel(level)
+
+
+class _Held:
+    """A hook that waits until released: the stand-in for a slow hook."""
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def sync(self, request: CompositeRequest, *, now: datetime, settings: Settings) -> Any:
+        self.entered.set()
+        assert self.release.wait(10), "the test never released the hook"
+        return CompositeResponse(children=[])
+
+    def controller(self) -> Controller:
+        return Controller(
+            name="held", kind="CompositeController", parent=WIDGET_CONTROLLER.parent, sync=self.sync
+        )
+
+
+def _serve(app: Any, *requests: tuple[str, str, bytes | None]) -> Any:
+    async def run() -> Any:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://hooks") as client:
+            return await asyncio.gather(
+                *(client.request(method, path, content=body) for method, path, body in requests)
+            )
+
+    return asyncio.run(run())
+
+
+def test_health_is_served_while_a_hook_runs() -> None:
+    held = _Held()
+    app = create_app((held.controller(),), Settings(), clock=lambda: NOW)
+
+    async def scenario() -> tuple[int, int, bool]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://hooks") as client:
+            body = json.dumps({"parent": widget({})}).encode()
+            slow = asyncio.ensure_future(client.post("/held/sync", content=body))
+            await asyncio.get_running_loop().run_in_executor(None, held.entered.wait, 10)
+            health = await client.get("/healthz")
+            still_running = not slow.done()
+            held.release.set()
+            return health.status_code, (await slow).status_code, still_running
+
+    health, hook, still_running = asyncio.run(scenario())
+    assert (health, hook, still_running) == (200, 200, True)
+
+
+def test_a_hook_past_its_deadline_is_a_500_naming_the_parent(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    held = _Held()
+    app = create_app((held.controller(),), Settings(hook_deadline_seconds=0.2), clock=lambda: NOW)
+    body = json.dumps({"parent": widget({})}).encode()
+    try:
+        with caplog.at_level(logging.ERROR, logger="hooks.app"):
+            (response,) = _serve(app, ("POST", "/held/sync", body))
+    finally:
+        held.release.set()
+    assert response.status_code == 500
+    assert response.json()["error"] == "hook ran past its deadline for Widget ns/w1"
+    assert any(getattr(r, "parent", None) == "Widget ns/w1" for r in caplog.records)

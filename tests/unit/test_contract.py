@@ -10,6 +10,7 @@ from hooks.contract import (
     CustomizeResponse,
     DecoratorRequest,
     DecoratorResponse,
+    KeptChildError,
     LabelSelector,
     RelatedResourceRule,
     resource_key,
@@ -117,3 +118,44 @@ def test_bytes_are_deterministic() -> None:
     a = CompositeResponse(status={"b": 1, "a": 2}).to_bytes()
     b = CompositeResponse(status={"a": 2, "b": 1}).to_bytes()
     assert a == b
+
+
+@pytest.mark.parametrize(
+    "last_applied",
+    [
+        "{not json",
+        "[" * 100000,
+        '{"apiVersion": "v1"}',
+        '{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "other"}}',
+        '{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": "m"}',
+        "[]",
+    ],
+)
+def test_kept_children_ignore_a_last_applied_that_is_not_the_object(last_applied: str) -> None:
+    annotated = {
+        **DEPLOYMENT,
+        "metadata": {**DEPLOYMENT["metadata"], "annotations": {LAST_APPLIED: last_applied}},
+    }
+    request = CompositeRequest(parent={}, children={"Deployment.apps/v1": {"ns/m": annotated}})
+    assert request.kept_children() == [
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "m", "namespace": "ns", "labels": {"a": "b"}},
+            "spec": {"replicas": 1},
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    "child", [{"kind": "Deployment"}, {**DEPLOYMENT, "metadata": {"namespace": "ns"}}]
+)
+def test_kept_children_that_are_not_whole_objects_fail_the_hook(child: dict[str, object]) -> None:
+    request = CompositeRequest(parent={}, children={"Deployment.apps/v1": {"ns/m": child}})
+    with pytest.raises(KeptChildError):
+        request.kept_children()
+
+
+def test_resync_is_bounded() -> None:
+    assert CompositeResponse(resync_after_seconds=1e12).resync_after_seconds == 86400.0
+    assert DecoratorResponse(resync_after_seconds=-5).resync_after_seconds == 0.0

@@ -77,7 +77,13 @@ def test_crd_names_subresources_and_columns() -> None:
     status = version["schema"]["openAPIV3Schema"]["properties"]["status"]
     conditions = status["properties"]["conditions"]
     assert conditions["x-kubernetes-list-type"] == "map"
-    assert conditions["items"]["required"] == ["type", "status", "reason", "lastTransitionTime"]
+    assert sorted(conditions["items"]["required"]) == [
+        "lastTransitionTime",
+        "message",
+        "reason",
+        "status",
+        "type",
+    ]
 
 
 def test_unions_without_structural_form_are_rejected() -> None:

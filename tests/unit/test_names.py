@@ -1,7 +1,17 @@
+import re
+
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hooks.k8s.names import child_name, is_dns_label, label_value, stable_hash
+from hooks.k8s.names import (
+    child_name,
+    is_dns_label,
+    is_qualified_name,
+    label_value,
+    service_name,
+    stable_hash,
+)
 
 
 def test_short_names_are_joined() -> None:
@@ -27,3 +37,41 @@ def test_label_values() -> None:
     assert label_value("llama-2-70b") == "llama-2-70b"
     assert label_value("org/model:v1") == "org-model-v1"
     assert len(label_value("x" * 100)) == 63
+
+
+@pytest.mark.parametrize(
+    ("parts", "expected"),
+    [
+        (("llama",), "llama"),
+        (("llama", "svc"), "llama-svc"),
+        (("1llama",), f"svc-1llama-{stable_hash('1llama')}"),
+        (("a.b",), f"a-b-{stable_hash('a.b')}"),
+    ],
+)
+def test_service_names_are_rfc_1035_labels(parts: tuple[str, ...], expected: str) -> None:
+    assert service_name(*parts) == expected
+
+
+@given(st.from_regex(r"\A[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?\Z"))
+def test_any_resource_name_gives_a_valid_service_name(name: str) -> None:
+    result = service_name(name)
+    assert len(result) <= 63
+    assert re.fullmatch(r"[a-z]([-a-z0-9]*[a-z0-9])?", result)
+
+
+@pytest.mark.parametrize(
+    ("key", "valid"),
+    [
+        ("app", True),
+        ("example.com/pool", True),
+        ("premlabs.io/gpu-class", True),
+        ("9999-12-31T23:59:59-14:00", False),
+        ("a b", False),
+        ("Example.com/x", False),
+        ("/x", False),
+        ("x/", False),
+        ("a" * 64, False),
+    ],
+)
+def test_qualified_names(key: str, valid: bool) -> None:
+    assert is_qualified_name(key) is valid

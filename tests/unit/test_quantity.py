@@ -66,3 +66,44 @@ def test_binary_round_trip(amount: int) -> None:
 def test_decimal_round_trip(mantissa: int, scale: int) -> None:
     value = Fraction(mantissa, 10**scale)
     assert Quantity.parse(format_quantity(value)).value == value
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("1e10000000", 2**63 - 1),
+        ("1e30000000", 2**63 - 1),
+        ("-1e10000000", -(2**63 - 1)),
+        ("9" * 1000 + "Gi", 2**63 - 1),
+        ("8Ei", 2**63 - 1),
+        ("7Ei", 7 * 2**60),
+        ("1e-10000000", Fraction(1, 10**9)),
+        ("-0.0000000001", -Fraction(1, 10**9)),
+        ("0." + "0" * 1000 + "1", Fraction(1, 10**9)),
+        ("0e10000000", 0),
+        ("1e18", 10**18),
+    ],
+)
+def test_extreme_values_are_capped_like_kubernetes(text: str, value: Fraction | int) -> None:
+    """resource.Quantity caps magnitudes at the largest int64 and rounds up to 1n."""
+    assert Quantity.parse(text).value == value
+
+
+@pytest.mark.parametrize("text", ["1e2147483648", "1e-2147483649", "1" * 1025, "9" * 4301 + "Gi"])
+def test_refuses_what_it_cannot_bound(text: str) -> None:
+    with pytest.raises(QuantityError):
+        Quantity.parse(text)
+
+
+def test_integers_are_capped() -> None:
+    assert Quantity.parse(10**400).value == 2**63 - 1
+
+
+@given(st.text(alphabet="0123456789.eE+-KMGTPkmnui", max_size=40))
+def test_any_text_parses_fast_or_is_refused(text: str) -> None:
+    try:
+        quantity = Quantity.parse(text)
+    except QuantityError:
+        return
+    assert abs(quantity.value) <= 2**63 - 1
+    assert str(quantity)
