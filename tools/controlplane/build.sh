@@ -102,9 +102,9 @@ build etcd etcd go.etcd.io/etcd/server/v3
 build kwok kwok sigs.k8s.io/kwok/cmd/kwok
 build kustomize kustomize sigs.k8s.io/kustomize/kustomize/v5 \
   -ldflags "-X sigs.k8s.io/kustomize/api/provenance.version=$kustomize_version"
-# Without the version it reports v0.0.0-master.
+# Its Makefile sets the version in client-go; without it it reports v0.0.0-master.
 build metrics-server metrics-server sigs.k8s.io/metrics-server/cmd/metrics-server \
-  -ldflags "-X sigs.k8s.io/metrics-server/pkg/version.gitVersion=$metrics_server_version"
+  -ldflags "-X k8s.io/client-go/pkg/version.gitVersion=$metrics_server_version"
 
 log "collecting CRDs and kwok stages ($assets_stamp)"
 istio_dir=$(module_dir_at "istio.io/api@$istio_api_version")
