@@ -77,7 +77,9 @@ def _survivors(seen: dict[int, tuple[str, str]]) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL], ids=str)
+@pytest.mark.parametrize(
+    "signum", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL], ids=lambda s: s.name
+)
 def test_a_killed_test_run_leaves_no_process(tmp_path: Path, signum: signal.Signals) -> None:
     (tmp_path / "test_held.py").write_text(HELD)
     ready = tmp_path / "held"
