@@ -9,6 +9,9 @@ reports, side by side:
 - sync/model: sync calls the hooks answered (HTTP 200) until then, divided by N, for the
   kind's CompositeController (and its DecoratorController, for InferenceModels the pool
   labeller; for AIDeployments the model-map decorator);
+- ms per sync: the mean time the hooks server spent in one composite sync call (its own
+  histogram, without HTTP and Metacontroller), which grows with the related objects a
+  request carries;
 - idle calls: every hook call in the `--idle` seconds after that, and in the `--idle` seconds
   after those: calls in the first window that stop in the second are Metacontroller's queue
   draining (resyncs of related parents triggered by the last status writes); calls that go
@@ -153,26 +156,39 @@ class Result:
     ready: int
     seconds: float
     syncs: dict[str, float]
+    sync_ms: float
+    """Mean time the hook took per composite sync call (in the server, without HTTP)."""
     idle_calls: float
     later_idle_calls: float
     idle_by_hook: dict[str, float]
 
 
+def _series(hooks_url: str, name: str) -> Iterator[tuple[dict[str, str], float]]:
+    for line in httpx.get(f"{hooks_url}/metrics", timeout=10).text.splitlines():
+        if not line.startswith(name + "{"):
+            continue
+        series, _, value = line.rpartition(" ")
+        pairs = (pair.split("=", 1) for pair in series.partition("{")[2].rstrip("}").split(","))
+        yield {k: v.strip('"') for k, v in pairs}, float(value)
+
+
 def hook_calls(hooks_url: str) -> dict[tuple[str, str], float]:
     """Answered (HTTP 200) hook calls so far, by (controller, hook)."""
     calls: dict[tuple[str, str], float] = {}
-    for line in httpx.get(f"{hooks_url}/metrics", timeout=10).text.splitlines():
-        if not line.startswith("aihooks_hook_requests_total{"):
-            continue
-        series, _, value = line.rpartition(" ")
-        labels = dict(
-            pair.split("=", 1) for pair in series.partition("{")[2].rstrip("}").split(",")
-        )
-        labels = {k: v.strip('"') for k, v in labels.items()}
+    for labels, value in _series(hooks_url, "aihooks_hook_requests_total"):
         if labels.get("code") == "200":
             key = (labels["controller"], labels["hook"])
-            calls[key] = calls.get(key, 0.0) + float(value)
+            calls[key] = calls.get(key, 0.0) + value
     return calls
+
+
+def sync_seconds(hooks_url: str, controller: str) -> float:
+    """Time the hooks spent answering `controller`'s sync calls so far."""
+    return sum(
+        value
+        for labels, value in _series(hooks_url, "aihooks_hook_duration_seconds_sum")
+        if labels.get("controller") == controller and labels.get("hook") == "sync"
+    )
 
 
 def count_ready(kube: Client, resource: Any) -> int:
@@ -217,6 +233,7 @@ def measure(kind: Kind, size: int, args: argparse.Namespace) -> Result:
         kube.create(Namespace(metadata=ObjectMeta(name=NAMESPACE)))
         kind.setup(kube)
         before = hook_calls(url)
+        spent_before = sync_seconds(url, kind.controllers[0])
         started = time.monotonic()
         for number in range(size):
             kube.create(kind.build(number))
@@ -228,6 +245,7 @@ def measure(kind: Kind, size: int, args: argparse.Namespace) -> Result:
             time.sleep(1.0)
         seconds = time.monotonic() - started
         settled = hook_calls(url)
+        spent = sync_seconds(url, kind.controllers[0]) - spent_before
         time.sleep(args.idle)
         after = hook_calls(url)
         time.sleep(args.idle)
@@ -245,7 +263,9 @@ def measure(kind: Kind, size: int, args: argparse.Namespace) -> Result:
         if after[key] > settled.get(key, 0)
     }
     later_idle = sum(later.values()) - sum(after.values())
-    return Result(kind.name, size, ready, seconds, syncs, idle, later_idle, by_hook)
+    composite_syncs = syncs[kind.controllers[0]] * size
+    ms = 1000 * spent / composite_syncs if composite_syncs else 0.0
+    return Result(kind.name, size, ready, seconds, syncs, ms, idle, later_idle, by_hook)
 
 
 def table(results: list[Result], driver: str, idle: float) -> str:
@@ -253,14 +273,16 @@ def table(results: list[Result], driver: str, idle: float) -> str:
         f"Driver: {driver}. Idle windows: {idle:.0f} s each.",
         "",
         "| kind | N | Ready | time to all Ready (s) | sync calls per model "
-        "(composite / decorator) | hook calls while idle (1st / 2nd window) |",
-        "|---|---:|---:|---:|---|---|",
+        "(composite / decorator) | ms per composite sync in the hook "
+        "| hook calls while idle (1st / 2nd window) |",
+        "|---|---:|---:|---:|---|---:|---|",
     ]
     for r in results:
         composite, decorator = r.syncs.values()
         lines.append(
             f"| {r.kind} | {r.size} | {r.ready}/{r.size} | {r.seconds:.1f} | "
-            f"{composite:.1f} / {decorator:.1f} | {r.idle_calls:.0f} / {r.later_idle_calls:.0f} |"
+            f"{composite:.1f} / {decorator:.1f} | {r.sync_ms:.0f} | "
+            f"{r.idle_calls:.0f} / {r.later_idle_calls:.0f} |"
         )
     return "\n".join(lines) + "\n"
 
