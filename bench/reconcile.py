@@ -12,10 +12,11 @@ reports, side by side:
 - ms per sync: the mean time the hooks server spent in one composite sync call (its own
   histogram, without HTTP and Metacontroller), which grows with the related objects a
   request carries;
-- idle calls: every hook call in the `--idle` seconds after that, and in the `--idle` seconds
-  after those: calls in the first window that stop in the second are Metacontroller's queue
-  draining (resyncs of related parents triggered by the last status writes); calls that go
-  on are a hot loop.
+- idle calls: every hook call in the `--idle` seconds after that (0: no hot loop);
+- until quiet: when calls go on, the bench keeps counting, `--idle` seconds at a time, until
+  a whole window has none, and reports the calls after Ready and when they stopped. About N
+  calls that stop are Metacontroller's queue draining (the last status writes make every
+  related parent resync once); calls that never stop would be a hot loop.
 
 A size that is not Ready within `--timeout` is reported with how many were, and the calls
 so far. Metacontroller comes from `--metacontroller` or `METACONTROLLER_BIN`; without one
@@ -159,8 +160,11 @@ class Result:
     sync_ms: float
     """Mean time the hook took per composite sync call (in the server, without HTTP)."""
     idle_calls: float
-    later_idle_calls: float
     idle_by_hook: dict[str, float]
+    calls_until_quiet: float
+    quiet_after: float | None
+    """Seconds after Ready at which a whole idle window with no call began; None if none did
+    within `--timeout`."""
 
 
 def _series(hooks_url: str, name: str) -> Iterator[tuple[dict[str, str], float]]:
@@ -248,8 +252,15 @@ def measure(kind: Kind, size: int, args: argparse.Namespace) -> Result:
         spent = sync_seconds(url, kind.controllers[0]) - spent_before
         time.sleep(args.idle)
         after = hook_calls(url)
-        time.sleep(args.idle)
-        later = hook_calls(url)
+        previous, latest = settled, after
+        quiet_after: float | None = None
+        while time.monotonic() - started < 2 * args.timeout:
+            if sum(latest.values()) == sum(previous.values()):
+                # The window that just ended, with no call, began here.
+                quiet_after = time.monotonic() - started - seconds - args.idle
+                break
+            time.sleep(args.idle)
+            previous, latest = latest, hook_calls(url)
         kube.close()
     syncs = {
         controller: (settled.get((controller, "sync"), 0) - before.get((controller, "sync"), 0))
@@ -262,27 +273,37 @@ def measure(kind: Kind, size: int, args: argparse.Namespace) -> Result:
         for key in sorted(after)
         if after[key] > settled.get(key, 0)
     }
-    later_idle = sum(later.values()) - sum(after.values())
     composite_syncs = syncs[kind.controllers[0]] * size
     ms = 1000 * spent / composite_syncs if composite_syncs else 0.0
-    return Result(kind.name, size, ready, seconds, syncs, ms, idle, later_idle, by_hook)
+    until_quiet = sum(latest.values()) - sum(settled.values())
+    return Result(
+        kind.name, size, ready, seconds, syncs, ms, idle, by_hook, until_quiet, quiet_after
+    )
+
+
+def quiet(result: Result) -> str:
+    if result.quiet_after is None:
+        return f"{result.calls_until_quiet:.0f}, still going"
+    if result.calls_until_quiet == 0:
+        return "0"
+    return f"{result.calls_until_quiet:.0f}, stopped within {result.quiet_after:.0f} s"
 
 
 def table(results: list[Result], driver: str, idle: float) -> str:
     lines = [
-        f"Driver: {driver}. Idle windows: {idle:.0f} s each.",
+        f"Driver: {driver}. Idle window: {idle:.0f} s.",
         "",
         "| kind | N | Ready | time to all Ready (s) | sync calls per model "
         "(composite / decorator) | ms per composite sync in the hook "
-        "| hook calls while idle (1st / 2nd window) |",
-        "|---|---:|---:|---:|---|---:|---|",
+        f"| hook calls in the {idle:.0f} s after | calls after Ready until quiet |",
+        "|---|---:|---:|---:|---|---:|---:|---|",
     ]
     for r in results:
         composite, decorator = r.syncs.values()
         lines.append(
             f"| {r.kind} | {r.size} | {r.ready}/{r.size} | {r.seconds:.1f} | "
             f"{composite:.1f} / {decorator:.1f} | {r.sync_ms:.0f} | "
-            f"{r.idle_calls:.0f} / {r.later_idle_calls:.0f} |"
+            f"{r.idle_calls:.0f} | {quiet(r)} |"
         )
     return "\n".join(lines) + "\n"
 
