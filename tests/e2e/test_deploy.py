@@ -13,11 +13,11 @@ import yaml
 
 from hooks.cli import REPO_ROOT
 from hooks.devcluster import ControlPlaneFiles, LocalCluster
+from hooks.devcluster.stack import metacontroller_crds
 from hooks.systems import CUSTOM_RESOURCES
 
 pytestmark = pytest.mark.e2e
 OVERLAYS = ("dev", "production")
-VENDOR_CRDS = REPO_ROOT.parent / "shared/vendor/metacontroller-v4.17.2/metacontroller-crds-v1.yaml"
 
 
 def _build(files: ControlPlaneFiles, overlay: str) -> list[dict[str, Any]]:
@@ -177,7 +177,7 @@ def test_api_server_accepts_the_overlay(
     cluster: LocalCluster, controlplane_files: ControlPlaneFiles, overlay: str, tmp_path: Path
 ) -> None:
     kubectl = [str(controlplane_files.kubectl), "--kubeconfig", str(cluster.kubeconfig)]
-    cluster.apply_crds([VENDOR_CRDS])
+    cluster.apply_crds([metacontroller_crds()])
     manifest = tmp_path / "rendered.yaml"
     manifest.write_text(yaml.safe_dump_all(_build(controlplane_files, overlay)))
     subprocess.run(
