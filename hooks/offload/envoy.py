@@ -41,6 +41,7 @@ ADMIN_PORT = 9000
 
 LOCAL = "local"
 LOCAL_FAILOVER = "local-failover"
+REMOTE_FAILOVER = "remote-failover"
 REMOTE_LEG = "remote-leg"
 REMOTE = "remote"
 TOKEN = "oauth2-token"
@@ -66,7 +67,12 @@ _SECRET = _TYPE + "envoy.extensions.transport_sockets.tls.v3.Secret"
 # Methods whose requests may be sent twice; everything else is retried only when
 # nothing of it can have reached a server.
 IDEMPOTENT_METHODS = ("GET", "HEAD", "OPTIONS")
-RETRY_ON_SAFE = "connect-failure,refused-stream,reset-before-request"
+# The remote leg marks its own answers to requests it never sent on: no healthy or
+# no reachable remote, no credential yet. The gateway retries those (on the local
+# side) whatever the method, and takes the mark off before the client sees it.
+UNSENT_HEADER = "x-aihooks-offload-unsent"
+UNSENT_FLAGS = ("UH", "UF", "UO", "NC", "DF")
+RETRY_ON_SAFE = "connect-failure,refused-stream,reset-before-request,retriable-headers"
 RETRY_ON_IDEMPOTENT = RETRY_ON_SAFE + ",reset,gateway-error"
 NUM_RETRIES = 2
 
@@ -317,13 +323,41 @@ def _remote_listener(plan: GatewayPlan, layout: Layout) -> JSON:
                 "filters": [
                     _hcm(
                         REMOTE_LEG,
-                        {"route_config": {"name": REMOTE_LEG, "virtual_hosts": [virtual_host]}},
+                        {
+                            "route_config": {"name": REMOTE_LEG, "virtual_hosts": [virtual_host]},
+                            "local_reply_config": _unsent_marker(),
+                        },
                         filters,
                         stream_timeout=plan.request_timeout_seconds,
                     )
                 ]
             }
         ],
+    }
+
+
+def _unsent_marker() -> JSON:
+    """Marks the remote leg's own answers to requests that never left it: the
+    router's with a flag saying nothing was sent, and the credential injector's 401
+    (a local reply, unlike any 401 of the remote)."""
+    nothing_sent = {"response_flag_filter": {"flags": list(UNSENT_FLAGS)}}
+    no_credential = {
+        "status_code_filter": {
+            "comparison": {"op": "EQ", "value": {"default_value": 401, "runtime_key": "unused"}}
+        }
+    }
+    return {
+        "mappers": [
+            {
+                "filter": {"or_filter": {"filters": [nothing_sent, no_credential]}},
+                "headers_to_add": [
+                    {
+                        "header": {"key": UNSENT_HEADER, "value": "1"},
+                        "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
+                    }
+                ],
+            }
+        ]
     }
 
 
@@ -475,7 +509,8 @@ def _tls_socket(sni: str, ca_file: str, *, alpn: bool) -> JSON:
 def clusters(plan: GatewayPlan, layout: Layout) -> list[JSON]:
     return [
         _local_cluster(plan, layout),
-        _failover_cluster(),
+        _failover_cluster(LOCAL_FAILOVER, LOCAL, REMOTE_LEG),
+        _failover_cluster(REMOTE_FAILOVER, REMOTE_LEG, LOCAL),
         _remote_leg_cluster(),
         _remote_cluster(plan.remote, layout),
     ]
@@ -523,17 +558,17 @@ def _local_cluster(plan: GatewayPlan, layout: Layout) -> JSON:
     }
 
 
-def _failover_cluster() -> JSON:
+def _failover_cluster(name: str, first: str, then: str) -> JSON:
     return {
         "@type": _TYPE + "envoy.config.cluster.v3.Cluster",
-        "name": LOCAL_FAILOVER,
+        "name": name,
         "connect_timeout": "1s",
         "lb_policy": "CLUSTER_PROVIDED",
         "cluster_type": {
             "name": "envoy.clusters.aggregate",
             "typed_config": {
                 "@type": _TYPE + "envoy.extensions.clusters.aggregate.v3.ClusterConfig",
-                "clusters": [LOCAL, REMOTE_LEG],
+                "clusters": [first, then],
             },
         },
     }
@@ -617,13 +652,13 @@ def route_configuration(plan: GatewayPlan) -> JSON:
     if percentage == 0:
         target: JSON = {"cluster": LOCAL_FAILOVER}
     elif percentage == 100:
-        target = {"cluster": REMOTE_LEG}
+        target = {"cluster": REMOTE_FAILOVER}
     else:
         target = {
             "weighted_clusters": {
                 "clusters": [
                     {"name": LOCAL_FAILOVER, "weight": 100 - percentage},
-                    {"name": REMOTE_LEG, "weight": percentage},
+                    {"name": REMOTE_FAILOVER, "weight": percentage},
                 ]
             }
         }
@@ -674,5 +709,7 @@ def _route_action(plan: GatewayPlan, target: JSON, retry_on: str) -> JSON:
                 }
             ],
             "host_selection_retry_max_attempts": 3,
+            "retriable_headers": [{"name": UNSENT_HEADER, "present_match": True}],
         },
+        "response_headers_to_remove": [UNSENT_HEADER],
     }
