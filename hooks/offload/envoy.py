@@ -24,6 +24,7 @@ The shape, and why:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -446,18 +447,105 @@ def _model_rewrite_filter(model: str) -> JSON:
         "typed_config": {
             "@type": _TYPE + "envoy.extensions.filters.http.lua.v3.Lua",
             "default_source_code": {
-                "inline_string": _MODEL_REWRITE_LUA.replace("__MODEL__", _lua_string(model))
+                "inline_string": _MODEL_REWRITE_LUA.replace(
+                    "__MODEL__", _lua_string(json.dumps(model))
+                )
             },
         },
     }
 
 
 def _lua_string(value: str) -> str:
-    return '"' + "".join(f"\\{ord(c)}" if not c.isalnum() else c for c in value) + '"'
+    """A Lua string literal of value: every byte that is not a letter or digit as a
+    decimal escape, so that no tenant-written name can end the literal."""
+    return (
+        '"'
+        + "".join(chr(b) if b < 128 and chr(b).isalnum() else f"\\{b}" for b in value.encode())
+        + '"'
+    )
 
 
-_MODEL_REWRITE_LUA = """
+# Buffers a JSON request body and replaces the value of its top-level "model" key
+# (found by a scan that skips strings and counts nesting, so a "model" inside a
+# message or a nested object is left alone). Other bodies pass untouched.
+_MODEL_REWRITE_LUA = r"""
+local MODEL = __MODEL__
+
+local function skip_string(text, i, n)
+  local j = i + 1
+  while j <= n do
+    local c = text:byte(j)
+    if c == 92 then
+      j = j + 2
+    elseif c == 34 then
+      return j
+    else
+      j = j + 1
+    end
+  end
+  return nil
+end
+
+local function skip_space(text, k, n)
+  while k <= n do
+    local c = text:byte(k)
+    if c ~= 32 and c ~= 9 and c ~= 10 and c ~= 13 then
+      return k
+    end
+    k = k + 1
+  end
+  return k
+end
+
+local function model_value(text)
+  local i, n, depth = 1, #text, 0
+  while i <= n do
+    local c = text:byte(i)
+    if c == 34 then
+      local j = skip_string(text, i, n)
+      if j == nil then
+        return nil
+      end
+      local k = skip_space(text, j + 1, n)
+      if depth == 1 and k <= n and text:byte(k) == 58 and text:sub(i, j) == '"model"' then
+        local v = skip_space(text, k + 1, n)
+        if v > n or text:byte(v) ~= 34 then
+          return nil
+        end
+        local w = skip_string(text, v, n)
+        if w == nil then
+          return nil
+        end
+        return v, w
+      end
+      i = j + 1
+    else
+      if c == 123 or c == 91 then
+        depth = depth + 1
+      elseif c == 125 or c == 93 then
+        depth = depth - 1
+      end
+      i = i + 1
+    end
+  end
+  return nil
+end
+
 function envoy_on_request(handle)
+  local kind = handle:headers():get("content-type") or ""
+  if not string.find(kind, "json", 1, true) then
+    return
+  end
+  local body = handle:body()
+  if body == nil then
+    return
+  end
+  local text = body:getBytes(0, body:length())
+  local first, last = model_value(text)
+  if first == nil then
+    return
+  end
+  body:setBytes(text:sub(1, first - 1) .. MODEL .. text:sub(last + 1))
 end
 """
 
@@ -675,8 +763,13 @@ def route_configuration(plan: GatewayPlan) -> JSON:
             ],
         },
         "route": _route_action(plan, target, RETRY_ON_IDEMPOTENT),
+        "response_headers_to_remove": [UNSENT_HEADER],
     }
-    other = {"match": {"prefix": "/"}, "route": _route_action(plan, target, RETRY_ON_SAFE)}
+    other = {
+        "match": {"prefix": "/"},
+        "route": _route_action(plan, target, RETRY_ON_SAFE),
+        "response_headers_to_remove": [UNSENT_HEADER],
+    }
     return {
         "@type": _TYPE + "envoy.config.route.v3.RouteConfiguration",
         "name": ROUTE_NAME,
@@ -711,5 +804,4 @@ def _route_action(plan: GatewayPlan, target: JSON, retry_on: str) -> JSON:
             "host_selection_retry_max_attempts": 3,
             "retriable_headers": [{"name": UNSENT_HEADER, "present_match": True}],
         },
-        "response_headers_to_remove": [UNSENT_HEADER],
     }

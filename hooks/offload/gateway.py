@@ -211,6 +211,8 @@ def _pod_spec(plan: GatewayPlan, settings: Settings) -> JSON:
             "--log-level",
             "warn",
             "--disable-hot-restart",
+            # A file the hook got wrong is rejected whole, and the last good one stays.
+            "--reject-unknown-dynamic-fields",
         ],
         "ports": [
             {"name": "http", "containerPort": GATEWAY_PORT, "protocol": "TCP"},

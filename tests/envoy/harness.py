@@ -111,6 +111,7 @@ class Gateway:
                 "--config-path",
                 self.layout.config(envoy.BOOTSTRAP_FILE),
                 "--disable-hot-restart",
+                "--reject-unknown-dynamic-fields",
                 "--concurrency",
                 str(concurrency),
                 "--log-level",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import threading
+import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -70,6 +71,7 @@ class TokenHandler(_Quiet):
     def do_POST(self) -> None:
         form = urllib.parse.parse_qs(self._body().decode())
         form["authorization"] = [self.headers.get("authorization", "")]
+        form["at"] = [str(time.time())]
         with self.lock:
             self.calls.append(form)
             number = len(self.calls)
