@@ -3,6 +3,7 @@ local side."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from collections import Counter
@@ -207,7 +208,7 @@ def test_oauth2_token_refreshed_at_half_its_lifetime(tmp_path: Path) -> None:
     # A 2 s token is refreshed every second (half its lifetime), never per request
     # (over 300 requests were sent).
     times = [float(c["at"][0]) for c in calls]
-    gaps = [round(b - a, 2) for a, b in zip(times, times[1:], strict=False)]
+    gaps = [round(b - a, 2) for a, b in itertools.pairwise(times)]
     assert 2 <= len(calls) <= 6, gaps
     assert all(0.8 <= gap <= 1.5 for gap in gaps), gaps
     assert len(seen) >= 2
