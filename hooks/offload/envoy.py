@@ -305,7 +305,12 @@ def _remote_listener(plan: GatewayPlan, layout: Layout) -> JSON:
         if remote.path_prefix:
             route["prefix_rewrite"] = remote.path_prefix.rstrip("/") + "/"
         headers = [
-            {"header": {"key": key, "value": value}, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}
+            {
+                # Envoy reads `%...%` in a header value as a command: a tenant's value
+                # is literal text.
+                "header": {"key": key.lower(), "value": value.replace("%", "%%")},
+                "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
+            }
             for key, value in remote.headers
         ]
     virtual_host: JSON = {
@@ -460,7 +465,7 @@ def _lua_string(value: str) -> str:
     decimal escape, so that no tenant-written name can end the literal."""
     return (
         '"'
-        + "".join(chr(b) if b < 128 and chr(b).isalnum() else f"\\{b}" for b in value.encode())
+        + "".join(chr(b) if b < 128 and chr(b).isalnum() else f"\\{b:03d}" for b in value.encode())
         + '"'
     )
 

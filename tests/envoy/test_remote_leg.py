@@ -91,7 +91,7 @@ def test_model_rewritten_at_the_top_level_only(tmp_path: Path) -> None:
             local_port=None,
             remote_port=upstream.port,
             percentage=100,
-            openai_model='remote/model-"v2"',
+            openai_model='remote/llama-"3" é',
         )
         with gateway(tmp_path, the_plan) as gw:
             client = Client(gw.port)
@@ -105,7 +105,7 @@ def test_model_rewritten_at_the_top_level_only(tmp_path: Path) -> None:
             plain = client.request(body, headers={"content-type": "text/plain"})
             client.close()
     sent = json.loads(answer.body["body"])
-    assert sent == {**body, "model": 'remote/model-"v2"'}
+    assert sent == {**body, "model": 'remote/llama-"3" é'}
     assert json.loads(plain.body["body"]) == body
 
 
