@@ -10,11 +10,16 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from hooks.offload.gateway import Credential
 
 from .harness import Client, Server, gateway, servers
 from .plans import plan
 from .tls import make_ca_and_server
+
+# Real processes on a shared machine: bounded, never hanging the run.
+pytestmark = pytest.mark.timeout(120)
 
 KEY = "sk-test-0123456789"
 
