@@ -14,7 +14,7 @@ import pytest
 
 from hooks.offload.gateway import Credential
 
-from .harness import Client, Server, gateway, servers
+from .harness import Client, ConfigVolume, Server, gateway, servers
 from .plans import plan
 from .tls import make_ca_and_server
 
@@ -217,3 +217,31 @@ def test_oauth2_token_refreshed_at_half_its_lifetime(tmp_path: Path) -> None:
     assert 2 <= len(calls) <= 6, gaps
     assert all(0.8 <= gap <= 1.5 for gap in gaps), gaps
     assert len(seen) >= 2
+
+
+def test_rotated_api_key_is_read_again(
+    tmp_path: Path, measured: Callable[[str, object], None]
+) -> None:
+    # The Secret's volume is updated by the kubelet like a ConfigMap's.
+    secret = ConfigVolume(tmp_path / "secrets" / "credential")
+    secret.write({"value": "old-key"})
+    credential = Credential(kind="apiKey", secret_name="remote", secret_key="key")
+    remote = Server("echo")
+    with servers(remote):
+        the_plan = plan(
+            local_port=None, remote_port=remote.port, percentage=100, credential=credential
+        )
+        with gateway(tmp_path, the_plan) as gw:
+            client = Client(gw.port)
+            before = client.request().body["echo"]["headers"]["authorization"]
+            secret.write({"value": "new-key"})
+            rotated = time.monotonic()
+            seen = before
+            while seen != "Bearer new-key" and time.monotonic() - rotated < 10:
+                answer = client.request()
+                assert answer.side == "remote", answer
+                seen = answer.body["echo"]["headers"]["authorization"]
+            client.close()
+    measured("rotated key in use after (s)", round(time.monotonic() - rotated, 3))
+    assert before == "Bearer old-key"
+    assert seen == "Bearer new-key"
