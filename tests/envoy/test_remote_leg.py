@@ -245,3 +245,26 @@ def test_rotated_api_key_is_read_again(
     measured("rotated key in use after (s)", round(time.monotonic() - rotated, 3))
     assert before == "Bearer old-key"
     assert seen == "Bearer new-key"
+
+
+def test_no_token_yet_means_answered_locally(tmp_path: Path) -> None:
+    # A token endpoint that never answers: remote-bound requests cannot carry a
+    # credential, and are answered by the local side instead of failing.
+    _write_secret(tmp_path, "credential", "value", "client-secret-value")
+    credential = Credential(
+        kind="oauth2",
+        secret_name="remote",
+        secret_key="clientSecret",
+        token_url="http://127.0.0.1:1/token",
+        client_id="gateway-client",
+    )
+    local, remote = Server("local"), Server("echo")
+    with servers(local, remote):
+        the_plan = plan(
+            local_port=local.port, remote_port=remote.port, percentage=50, credential=credential
+        )
+        with gateway(tmp_path, the_plan, local_address=("127.0.0.1", local.port)) as gw:
+            client = Client(gw.port)
+            sides = Counter(client.request().side for _ in range(200))
+            client.close()
+    assert sides == {"local": 200}
