@@ -187,3 +187,17 @@ def test_plan_problems(reason: str, the_plan: GatewayPlan, want: list[str]) -> N
     assert len(problems) == len(want), (reason, problems)
     for problem, fragment in zip(problems, want, strict=True):
         assert fragment in problem, (reason, problem)
+
+
+def test_admin_on_loopback_only() -> None:
+    bootstrap = yaml.safe_load(envoy.render(VARIANTS["everything"])[envoy.BOOTSTRAP_FILE])
+    assert bootstrap["admin"]["address"]["socket_address"]["address"] == "127.0.0.1"
+    (ops,) = bootstrap["static_resources"]["listeners"]
+    assert ops["address"]["socket_address"]["port_value"] == envoy.OPS_PORT
+
+
+def test_config_map_fits() -> None:
+    # A ConfigMap holds at most 1 MiB.
+    for the_plan in VARIANTS.values():
+        size = sum(len(v) for v in children(the_plan)["ConfigMap"]["data"].values())
+        assert size < 64 * 1024
