@@ -185,6 +185,8 @@ def test_local_side_is_the_projects_own_service() -> None:
 def test_plan_problems(reason: str, the_plan: GatewayPlan, want: list[str]) -> None:
     problems = plan_problems(the_plan)
     assert len(problems) == len(want), (reason, problems)
+    # Hostile or not, the plan renders: the controller decides what to do with it.
+    assert len(build_gateway_children(the_plan, settings=SETTINGS)) == 3
     for problem, fragment in zip(problems, want, strict=True):
         assert fragment in problem, (reason, problem)
 
