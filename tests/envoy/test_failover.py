@@ -80,3 +80,19 @@ def test_a_request_sent_is_not_sent_again_unless_idempotent(tmp_path: Path) -> N
             client.close()
     assert post.status == 503, post
     assert get.side == "remote", get
+
+
+@pytest.mark.parametrize(("size", "status"), [(500_000, 200), (2_000_000, 507)])
+def test_bodies_up_to_the_buffer_limit_fail_over(tmp_path: Path, size: int, status: int) -> None:
+    # The local server dies between two requests: Envoy still believes it healthy,
+    # connects, fails, and must replay the body on the remote; it keeps 1 MiB for that.
+    local, remote = Server("local"), Server("echo")
+    with servers(local, remote):
+        the_plan = plan(local_port=local.port, remote_port=remote.port, percentage=0)
+        with gateway(tmp_path, the_plan, local_address=("127.0.0.1", local.port)) as gw:
+            client = Client(gw.port)
+            assert client.request().side == "local"
+            local.kill()
+            answer = client.request({"model": "m", "pad": "x" * size})
+            client.close()
+    assert answer.status == status, answer
