@@ -82,10 +82,9 @@ def test_a_request_sent_is_not_sent_again_unless_idempotent(tmp_path: Path) -> N
     assert get.side == "remote", get
 
 
-@pytest.mark.parametrize(("size", "status"), [(500_000, 200), (2_000_000, 507)])
-def test_bodies_up_to_the_buffer_limit_fail_over(tmp_path: Path, size: int, status: int) -> None:
+def test_a_large_body_fails_over(tmp_path: Path) -> None:
     # The local server dies between two requests: Envoy still believes it healthy,
-    # connects, fails, and must replay the body on the remote; it keeps 1 MiB for that.
+    # connects, fails, and replays the body on the remote (it keeps up to 1 MiB).
     local, remote = Server("local"), Server("echo")
     with servers(local, remote):
         the_plan = plan(local_port=local.port, remote_port=remote.port, percentage=0)
@@ -93,6 +92,6 @@ def test_bodies_up_to_the_buffer_limit_fail_over(tmp_path: Path, size: int, stat
             client = Client(gw.port)
             assert client.request().side == "local"
             local.kill()
-            answer = client.request({"model": "m", "pad": "x" * size})
+            answer = client.request({"model": "m", "pad": "x" * 500_000})
             client.close()
-    assert answer.status == status, answer
+    assert answer.side == "remote", answer
