@@ -3,12 +3,14 @@
 A child pytest runs one test that takes the suite's own `cluster` and `controllers`
 fixtures (the control plane, `aihooks serve`, and Metacontroller or the runner) and then
 waits. This test records every process descended from that pytest, ends it with SIGTERM,
-SIGINT or SIGKILL, and checks that none of them is left.
+SIGINT or SIGKILL, and checks that none of them is left (and, but for SIGKILL, that the
+cluster's work directory is gone too).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -28,7 +30,7 @@ from pathlib import Path
 
 
 def test_hold(cluster, controllers, hooks_server):
-    Path(os.environ["AIHOOKS_HELD"]).write_text(f"{controllers.driver}\\n")
+    Path(os.environ["AIHOOKS_HELD"]).write_text(f"{controllers.driver}\\n{cluster.workdir}\\n")
     time.sleep(600)
 """
 # What the held run starts, by the kernel's command name (at most 15 characters).
@@ -110,7 +112,7 @@ def test_a_killed_test_run_leaves_no_process(tmp_path: Path, signum: signal.Sign
         )
         assert held.poll() is None, log.read_text()
         seen = _descendants(held.pid)
-        driver = ready.read_text().strip()
+        driver, workdir = ready.read_text().split()
         expected = EXPECTED | ({"metacontroller"} if driver == "metacontroller" else set())
         assert {name for _, name in seen.values()} >= expected, seen
         held.send_signal(signum)
@@ -125,6 +127,11 @@ def test_a_killed_test_run_leaves_no_process(tmp_path: Path, signum: signal.Sign
         timeout=20,
     )
     assert not _survivors(seen)
+    if signum is signal.SIGKILL:
+        # Nothing of the held run could remove its work directory.
+        shutil.rmtree(workdir)
+    else:
+        assert not Path(workdir).exists()
     if signum is signal.SIGINT:
         # pytest's own interrupt handling: the session's fixtures are torn down.
         assert held.returncode == pytest.ExitCode.INTERRUPTED, log.read_text()
