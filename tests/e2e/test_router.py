@@ -16,7 +16,6 @@ import itertools
 import json
 import os
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -40,6 +39,7 @@ from lightkube.resources.rbac_authorization_v1 import RoleBinding
 
 from hooks.cli import REPO_ROOT
 from hooks.devcluster import LocalCluster
+from hooks.devcluster.process import Process, stop_all
 from hooks.k8s.quantity import parse_bytes
 from hooks.router.echo import EchoBackend, bound_socket
 from hooks.router.types import Receive, Scope, Send
@@ -224,13 +224,13 @@ class Router:
         }
         argv = [sys.executable, "-m", "hooks", "router", "--host", "127.0.0.1"]
         argv += ["--port", str(self.port), "--namespace", namespace]
-        with log.open("ab") as out:
-            self.process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
+        # A Process of the cluster's kind, so that it dies with the test session too.
+        self.process = Process("aihooks-router", argv, log, env=env)
         self.http = httpx.Client(base_url=self.url, timeout=60)
         wait_for(self._ready, what=f"the router to be ready (log: {log})", timeout=30)
 
     def _ready(self) -> bool:
-        assert self.process.poll() is None, self.log.read_text()
+        assert self.process.exit_code() is None, self.log.read_text()
         try:
             return self.http.get("/readyz").status_code == 200
         except httpx.TransportError:
@@ -250,12 +250,7 @@ class Router:
 
     def stop(self) -> None:
         self.http.close()
-        self.process.terminate()
-        try:
-            self.process.wait(20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_all([self.process], grace=20)
 
 
 @pytest.fixture
