@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from hooks import inference, prem
+from hooks import inference, offload, prem
 from hooks.crdgen import CustomResource
 from hooks.registry import Controller
 
-CONTROLLERS: tuple[Controller, ...] = (*inference.CONTROLLERS, *prem.CONTROLLERS)
-CUSTOM_RESOURCES: tuple[CustomResource, ...] = (*inference.CUSTOM_RESOURCES, *prem.CUSTOM_RESOURCES)
+CONTROLLERS: tuple[Controller, ...] = (
+    *inference.CONTROLLERS,
+    *prem.CONTROLLERS,
+    *offload.CONTROLLERS,
+)
+CUSTOM_RESOURCES: tuple[CustomResource, ...] = (
+    *inference.CUSTOM_RESOURCES,
+    *prem.CUSTOM_RESOURCES,
+    *offload.CUSTOM_RESOURCES,
+)
