@@ -242,17 +242,16 @@ def _readings(targets: list[Target], hpa: Hpa | None) -> tuple[list[Reading], st
     unknown = [Reading(t, None, None) for t in targets]
     if not targets:
         return [], ""
-    if hpa is None:
-        return unknown, "the metrics HPA does not exist yet"
+    not_yet = "the metrics HPA has not measured the current spec yet"
+    if hpa is None or hpa.scaling_active is None:
+        return unknown, not_yet
     try:
         measured = read_targets(hpa.metrics)
     except MetricError:
         measured = []
     if not hpa.current or [_key(t) for t in measured] != [_key(t) for t in targets]:
-        return unknown, "the metrics HPA has not measured its current spec yet"
-    message = hpa.message or "the HPA reports no value"
-    if hpa.scaling_active is False:
-        message = f"HPA ScalingActive=False, {hpa.message}"
+        return unknown, not_yet
+    message = f"HPA ScalingActive={'True' if hpa.scaling_active else 'False'}, {hpa.message}"
     return read_current(targets, hpa.current_metrics), message
 
 
