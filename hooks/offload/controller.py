@@ -102,9 +102,16 @@ def default_backend(text: str) -> NamedRemoteBackend | str | None:
         fields = json.loads(text)
         if isinstance(fields, dict):
             fields.setdefault("name", "default")
-        return NamedRemoteBackend.model_validate(fields)
+        backend = NamedRemoteBackend.model_validate(fields)
     except (ValueError, ValidationError) as error:
         return f"the default remote backend setting is invalid: {error}".splitlines()[0]
+    oauth = backend.auth_config.oauth_config if backend.auth_config else None
+    if oauth is not None and oauth.client_secret is not None:
+        return (
+            "the default remote backend setting is invalid: clientSecret must come from "
+            "a Secret (clientSecretRef)"
+        )
+    return backend
 
 
 @dataclass(frozen=True, slots=True)

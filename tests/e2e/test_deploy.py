@@ -13,7 +13,7 @@ from hooks.cli import REPO_ROOT
 from hooks.devcluster import ControlPlaneFiles, LocalCluster
 
 pytestmark = pytest.mark.e2e
-OVERLAYS = ("dev", "production")
+OVERLAYS = ("dev", "production", "offload-default-backend")
 VENDOR_CRDS = REPO_ROOT.parent / "shared/vendor/metacontroller-v4.17.2/metacontroller-crds-v1.yaml"
 
 

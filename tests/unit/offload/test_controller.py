@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from hooks.cli import REPO_ROOT
 from hooks.contract import CompositeRequest, CustomizeRequest
 from hooks.k8s.conditions import condition_of
 from hooks.offload import controller
@@ -111,6 +112,19 @@ def test_an_invalid_default_backend_is_a_condition() -> None:
     ready = condition(got, "Ready")
     assert ready["reason"] == "NoEligibleBackend"
     assert "default remote backend setting is invalid" in ready["message"]
+
+
+def test_the_overlay_default_backend_is_valid_and_inline_secrets_are_not() -> None:
+    text = REPO_ROOT / "deploy/overlays/offload-default-backend/default-remote-backend.json"
+    backend = controller.default_backend(text.read_text())
+    assert not isinstance(backend, str)
+    assert backend is not None
+    assert backend.name == "hosted"
+    inline = json.loads(text.read_text())
+    inline["authConfig"]["oauthConfig"]["clientSecret"] = "hunter2"
+    refused = controller.default_backend(json.dumps(inline))
+    assert isinstance(refused, str)
+    assert "Secret" in refused
 
 
 def test_policies() -> None:
