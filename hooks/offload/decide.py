@@ -96,6 +96,11 @@ def _parse_time(value: Any) -> datetime | None:
     return moment if moment.tzinfo is not None else None
 
 
+def _next_second(moment: datetime) -> datetime:
+    whole = moment.replace(microsecond=0)
+    return whole if whole == moment else whole + timedelta(seconds=1)
+
+
 @dataclass(frozen=True, slots=True)
 class MetricState:
     """The latch after this sync."""
@@ -112,8 +117,11 @@ def step(previous: Previous, pushing: bool | None, windows: Windows, now: dateti
     """One sync of the latch."""
     if pushing is None:
         return MetricState(previous.latched, previous.pushing, previous.since, None)
-    since = previous.since if previous.pushing is pushing and previous.since else now
-    since = min(since, now)
+    # Status times have whole seconds: a window starts at the next one, so that it is
+    # never cut short by the rounding of the time it is read back from.
+    start = _next_second(now)
+    since = previous.since if previous.pushing is pushing and previous.since else start
+    since = min(since, start)
     if not previous.latched:
         if not pushing:
             return MetricState(False, pushing, since, None)

@@ -389,7 +389,6 @@ def write_hpa_status(http: httpx.Client, namespace: str, name: str, value: str) 
     hpa = get(http, "HorizontalPodAutoscaler", namespace, name)
     assert hpa is not None
     hpa["status"] = {
-        "observedGeneration": hpa["metadata"]["generation"],
         "currentReplicas": 1,
         "desiredReplicas": 1,
         "currentMetrics": [
@@ -563,7 +562,17 @@ def test_mesh_routing_objects_validate_and_follow_the_split(
             "put it in a Secret",
         ),
         (
-            {"metrics": [{"type": "Pods", "resource": {"name": "cpu"}}]},
+            {
+                "metrics": [
+                    {
+                        "type": "Pods",
+                        "resource": {
+                            "name": "cpu",
+                            "target": {"type": "Utilization", "averageUtilization": 50},
+                        },
+                    }
+                ]
+            },
             "pods must be set when, and only when, type is Pods",
         ),
         (
