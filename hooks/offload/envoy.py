@@ -24,6 +24,7 @@ The shape, and why:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -41,6 +42,7 @@ ADMIN_PORT = 9000
 
 LOCAL = "local"
 LOCAL_FAILOVER = "local-failover"
+REMOTE_FAILOVER = "remote-failover"
 REMOTE_LEG = "remote-leg"
 REMOTE = "remote"
 TOKEN = "oauth2-token"
@@ -66,7 +68,12 @@ _SECRET = _TYPE + "envoy.extensions.transport_sockets.tls.v3.Secret"
 # Methods whose requests may be sent twice; everything else is retried only when
 # nothing of it can have reached a server.
 IDEMPOTENT_METHODS = ("GET", "HEAD", "OPTIONS")
-RETRY_ON_SAFE = "connect-failure,refused-stream,reset-before-request"
+# The remote leg marks its own answers to requests it never sent on: no healthy or
+# no reachable remote, no credential yet. The gateway retries those (on the local
+# side) whatever the method, and takes the mark off before the client sees it.
+UNSENT_HEADER = "x-aihooks-offload-unsent"
+UNSENT_FLAGS = ("UH", "UF", "UO", "NC", "DF")
+RETRY_ON_SAFE = "connect-failure,refused-stream,reset-before-request,retriable-headers"
 RETRY_ON_IDEMPOTENT = RETRY_ON_SAFE + ",reset,gateway-error"
 NUM_RETRIES = 2
 
@@ -298,7 +305,12 @@ def _remote_listener(plan: GatewayPlan, layout: Layout) -> JSON:
         if remote.path_prefix:
             route["prefix_rewrite"] = remote.path_prefix.rstrip("/") + "/"
         headers = [
-            {"header": {"key": key, "value": value}, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}
+            {
+                # Envoy reads `%...%` in a header value as a command: a tenant's value
+                # is literal text.
+                "header": {"key": key.lower(), "value": value.replace("%", "%%")},
+                "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
+            }
             for key, value in remote.headers
         ]
     virtual_host: JSON = {
@@ -317,13 +329,41 @@ def _remote_listener(plan: GatewayPlan, layout: Layout) -> JSON:
                 "filters": [
                     _hcm(
                         REMOTE_LEG,
-                        {"route_config": {"name": REMOTE_LEG, "virtual_hosts": [virtual_host]}},
+                        {
+                            "route_config": {"name": REMOTE_LEG, "virtual_hosts": [virtual_host]},
+                            "local_reply_config": _unsent_marker(),
+                        },
                         filters,
                         stream_timeout=plan.request_timeout_seconds,
                     )
                 ]
             }
         ],
+    }
+
+
+def _unsent_marker() -> JSON:
+    """Marks the remote leg's own answers to requests that never left it: the
+    router's with a flag saying nothing was sent, and the credential injector's 401
+    (a local reply, unlike any 401 of the remote)."""
+    nothing_sent = {"response_flag_filter": {"flags": list(UNSENT_FLAGS)}}
+    no_credential = {
+        "status_code_filter": {
+            "comparison": {"op": "EQ", "value": {"default_value": 401, "runtime_key": "unused"}}
+        }
+    }
+    return {
+        "mappers": [
+            {
+                "filter": {"or_filter": {"filters": [nothing_sent, no_credential]}},
+                "headers_to_add": [
+                    {
+                        "header": {"key": UNSENT_HEADER, "value": "1"},
+                        "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
+                    }
+                ],
+            }
+        ]
     }
 
 
@@ -412,18 +452,105 @@ def _model_rewrite_filter(model: str) -> JSON:
         "typed_config": {
             "@type": _TYPE + "envoy.extensions.filters.http.lua.v3.Lua",
             "default_source_code": {
-                "inline_string": _MODEL_REWRITE_LUA.replace("__MODEL__", _lua_string(model))
+                "inline_string": _MODEL_REWRITE_LUA.replace(
+                    "__MODEL__", _lua_string(json.dumps(model))
+                )
             },
         },
     }
 
 
 def _lua_string(value: str) -> str:
-    return '"' + "".join(f"\\{ord(c)}" if not c.isalnum() else c for c in value) + '"'
+    """A Lua string literal of value: every byte that is not a letter or digit as a
+    decimal escape, so that no tenant-written name can end the literal."""
+    return (
+        '"'
+        + "".join(chr(b) if b < 128 and chr(b).isalnum() else f"\\{b:03d}" for b in value.encode())
+        + '"'
+    )
 
 
-_MODEL_REWRITE_LUA = """
+# Buffers a JSON request body and replaces the value of its top-level "model" key
+# (found by a scan that skips strings and counts nesting, so a "model" inside a
+# message or a nested object is left alone). Other bodies pass untouched.
+_MODEL_REWRITE_LUA = r"""
+local MODEL = __MODEL__
+
+local function skip_string(text, i, n)
+  local j = i + 1
+  while j <= n do
+    local c = text:byte(j)
+    if c == 92 then
+      j = j + 2
+    elseif c == 34 then
+      return j
+    else
+      j = j + 1
+    end
+  end
+  return nil
+end
+
+local function skip_space(text, k, n)
+  while k <= n do
+    local c = text:byte(k)
+    if c ~= 32 and c ~= 9 and c ~= 10 and c ~= 13 then
+      return k
+    end
+    k = k + 1
+  end
+  return k
+end
+
+local function model_value(text)
+  local i, n, depth = 1, #text, 0
+  while i <= n do
+    local c = text:byte(i)
+    if c == 34 then
+      local j = skip_string(text, i, n)
+      if j == nil then
+        return nil
+      end
+      local k = skip_space(text, j + 1, n)
+      if depth == 1 and k <= n and text:byte(k) == 58 and text:sub(i, j) == '"model"' then
+        local v = skip_space(text, k + 1, n)
+        if v > n or text:byte(v) ~= 34 then
+          return nil
+        end
+        local w = skip_string(text, v, n)
+        if w == nil then
+          return nil
+        end
+        return v, w
+      end
+      i = j + 1
+    else
+      if c == 123 or c == 91 then
+        depth = depth + 1
+      elseif c == 125 or c == 93 then
+        depth = depth - 1
+      end
+      i = i + 1
+    end
+  end
+  return nil
+end
+
 function envoy_on_request(handle)
+  local kind = handle:headers():get("content-type") or ""
+  if not string.find(kind, "json", 1, true) then
+    return
+  end
+  local body = handle:body()
+  if body == nil then
+    return
+  end
+  local text = body:getBytes(0, body:length())
+  local first, last = model_value(text)
+  if first == nil then
+    return
+  end
+  body:setBytes(text:sub(1, first - 1) .. MODEL .. text:sub(last + 1))
 end
 """
 
@@ -475,7 +602,8 @@ def _tls_socket(sni: str, ca_file: str, *, alpn: bool) -> JSON:
 def clusters(plan: GatewayPlan, layout: Layout) -> list[JSON]:
     return [
         _local_cluster(plan, layout),
-        _failover_cluster(),
+        _failover_cluster(LOCAL_FAILOVER, LOCAL, REMOTE_LEG),
+        _failover_cluster(REMOTE_FAILOVER, REMOTE_LEG, LOCAL),
         _remote_leg_cluster(),
         _remote_cluster(plan.remote, layout),
     ]
@@ -523,17 +651,17 @@ def _local_cluster(plan: GatewayPlan, layout: Layout) -> JSON:
     }
 
 
-def _failover_cluster() -> JSON:
+def _failover_cluster(name: str, first: str, then: str) -> JSON:
     return {
         "@type": _TYPE + "envoy.config.cluster.v3.Cluster",
-        "name": LOCAL_FAILOVER,
+        "name": name,
         "connect_timeout": "1s",
         "lb_policy": "CLUSTER_PROVIDED",
         "cluster_type": {
             "name": "envoy.clusters.aggregate",
             "typed_config": {
                 "@type": _TYPE + "envoy.extensions.clusters.aggregate.v3.ClusterConfig",
-                "clusters": [LOCAL, REMOTE_LEG],
+                "clusters": [first, then],
             },
         },
     }
@@ -617,13 +745,13 @@ def route_configuration(plan: GatewayPlan) -> JSON:
     if percentage == 0:
         target: JSON = {"cluster": LOCAL_FAILOVER}
     elif percentage == 100:
-        target = {"cluster": REMOTE_LEG}
+        target = {"cluster": REMOTE_FAILOVER}
     else:
         target = {
             "weighted_clusters": {
                 "clusters": [
                     {"name": LOCAL_FAILOVER, "weight": 100 - percentage},
-                    {"name": REMOTE_LEG, "weight": percentage},
+                    {"name": REMOTE_FAILOVER, "weight": percentage},
                 ]
             }
         }
@@ -640,8 +768,13 @@ def route_configuration(plan: GatewayPlan) -> JSON:
             ],
         },
         "route": _route_action(plan, target, RETRY_ON_IDEMPOTENT),
+        "response_headers_to_remove": [UNSENT_HEADER],
     }
-    other = {"match": {"prefix": "/"}, "route": _route_action(plan, target, RETRY_ON_SAFE)}
+    other = {
+        "match": {"prefix": "/"},
+        "route": _route_action(plan, target, RETRY_ON_SAFE),
+        "response_headers_to_remove": [UNSENT_HEADER],
+    }
     return {
         "@type": _TYPE + "envoy.config.route.v3.RouteConfiguration",
         "name": ROUTE_NAME,
@@ -674,5 +807,6 @@ def _route_action(plan: GatewayPlan, target: JSON, retry_on: str) -> JSON:
                 }
             ],
             "host_selection_retry_max_attempts": 3,
+            "retriable_headers": [{"name": UNSENT_HEADER, "present_match": True}],
         },
     }

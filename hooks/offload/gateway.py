@@ -14,11 +14,12 @@ and the ConfigMap only names the mounted files.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from hooks.k8s.names import child_name, label_value, stable_hash
+from hooks.k8s.names import child_name, is_dns_label, label_value, stable_hash
 from hooks.k8s.objects import JSON, new_object
 from hooks.settings import Settings
 
@@ -113,6 +114,72 @@ def gateway_pod_labels(plan: GatewayPlan) -> dict[str, str]:
     project's own domain only, so that no user Service selecting the model's pods by
     `app.kubernetes.io/*` can select the gateway too (it would forward to itself)."""
     return {GATEWAY_LABEL: label_value(plan.name)}
+
+
+_TOKEN = re.compile(r"^[A-Za-z0-9!#$&'*+.^_`|~-]+$")
+_HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?$")
+_PATH = re.compile(r"^(/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?$")
+_URL = re.compile(r"^https?://[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?(/[^\s]*)?$")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_RESERVED_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
+
+
+def plan_problems(plan: GatewayPlan) -> list[str]:
+    """What in a plan (written by a tenant, in the end) Envoy would refuse or misread,
+    as sentences for a condition. Envoy keeps its last good configuration when it
+    refuses a file, so a plan with problems must not be rolled out unnoticed."""
+    problems: list[str] = []
+    if not 0 <= plan.remote_percentage <= 100:
+        problems.append(f"remote percentage {plan.remote_percentage} is not within 0..100")
+    if not 1 <= plan.request_timeout_seconds <= 86400:
+        problems.append("the request timeout must be between 1 s and 1 day")
+    if plan.local is not None:
+        if not is_dns_label(plan.local.service):
+            problems.append(f"local service {plan.local.service!r} is not a DNS label")
+        if not 1 <= plan.local.port <= 65535:
+            problems.append(f"local port {plan.local.port} is not a port")
+    if plan.remote is not None:
+        problems.extend(_remote_problems(plan.remote))
+    return problems
+
+
+def _remote_problems(remote: RemoteLeg) -> list[str]:
+    where = f"remote backend {remote.name!r}"
+    problems = []
+    if not _HOST.match(remote.host) or not _port_ok(remote.host):
+        problems.append(f"{where}: host {remote.host!r} is not a host name or host:port")
+    if not _PATH.match(remote.path_prefix):
+        problems.append(f"{where}: path prefix {remote.path_prefix!r} is not an absolute path")
+    for name, value in remote.headers:
+        if not _TOKEN.match(name) or name.lower() in _RESERVED_HEADERS:
+            problems.append(f"{where}: {name!r} cannot be an added header's name")
+        if _CONTROL.search(value):
+            problems.append(f"{where}: header {name!r} has a control character in its value")
+    credential = remote.credential
+    if credential is not None:
+        if credential.kind == "apiKey":
+            if not _TOKEN.match(credential.header):
+                problems.append(f"{where}: {credential.header!r} is not a header name")
+            if _CONTROL.search(credential.prefix):
+                problems.append(f"{where}: the credential prefix has a control character")
+        else:
+            if not _URL.match(credential.token_url) or not _port_ok(credential.token_url):
+                problems.append(f"{where}: token URL {credential.token_url!r} is not http(s)")
+            if not credential.client_id or _CONTROL.search(credential.client_id):
+                problems.append(
+                    f"{where}: the OAuth2 client id is empty or has a control character"
+                )
+            if any(not _TOKEN.match(scope) for scope in credential.scopes):
+                problems.append(f"{where}: an OAuth2 scope is empty or has a space")
+    if remote.openai_model is not None and not remote.openai_model:
+        problems.append(f"{where}: the model to rewrite to is empty")
+    return problems
+
+
+def _port_ok(text: str) -> bool:
+    authority = text.split("://", 1)[-1].split("/", 1)[0]
+    _, colon, port = authority.rpartition(":")
+    return not colon or 1 <= int(port) <= 65535
 
 
 def build_gateway_children(plan: GatewayPlan, *, settings: Settings) -> list[JSON]:
@@ -211,6 +278,8 @@ def _pod_spec(plan: GatewayPlan, settings: Settings) -> JSON:
             "--log-level",
             "warn",
             "--disable-hot-restart",
+            # A file the hook got wrong is rejected whole, and the last good one stays.
+            "--reject-unknown-dynamic-fields",
         ],
         "ports": [
             {"name": "http", "containerPort": GATEWAY_PORT, "protocol": "TCP"},
