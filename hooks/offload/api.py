@@ -45,6 +45,7 @@ REASON_NO_ELIGIBLE_BACKEND = "NoEligibleBackend"
 REASON_METRICS_UNAVAILABLE = "MetricsUnavailable"
 REASON_POLICY_NOT_FOUND = "PolicyNotFound"
 REASON_INVALID_REFERENCE = "InvalidReference"
+REASON_INVALID_BACKEND = "InvalidRemoteBackend"
 REASON_SERVICE_NOT_FOUND = "ServiceNotFound"
 REASON_ROUTED = "Routed"
 REASON_WAITING = "WaitingForMetrics"
@@ -195,7 +196,16 @@ class RemoteBackend(KubeModel):
     """Put before the request path, e.g. `/v1`."""
     headers_to_add: dict[str, str] = Field(
         default_factory=dict,
-        json_schema_extra={"maxProperties": 32},
+        json_schema_extra={
+            "maxProperties": 32,
+            "additionalProperties": {"type": "string", "maxLength": 4096},
+            "x-kubernetes-validations": [
+                {
+                    "rule": f'self.all(name, name.matches("{_HEADER_NAME}"))',
+                    "message": "headersToAdd names must be HTTP header names",
+                }
+            ],
+        },
     )
     """Headers added to every request sent to the remote."""
     auth_config: AuthConfig | None = Field(

@@ -17,7 +17,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
 
@@ -49,6 +49,7 @@ from .api import (
     POLICY_PLURAL,
     READY,
     REASON_DISABLED,
+    REASON_INVALID_BACKEND,
     REASON_INVALID_REFERENCE,
     REASON_METRICS_UNAVAILABLE,
     REASON_ROUTED,
@@ -58,7 +59,7 @@ from .api import (
     PolicySpec,
 )
 from .decide import Decision, decide, previous_of
-from .gateway import GatewayPlan, LocalLeg, build_gateway_children
+from .gateway import GatewayPlan, LocalLeg, build_gateway_children, plan_problems
 from .metrics import MetricError, Reading, Target, read_current, read_targets
 from .observe import (
     DEPLOYMENTS_KEY,
@@ -195,7 +196,21 @@ def sync(request: CompositeRequest, *, now: datetime, settings: Settings) -> Com
         now=now,
     )
     share = decision.remote_percentage if choice.backend is not None else 0
-    children = _children(request, refs, service, choice, share, source, settings)
+    children, problems = _children(request, refs, service, choice, share, source, settings)
+    if problems:
+        # Envoy would refuse the new configuration: the running one stays, and says so.
+        kept = (parent.get("status") or {}).get("remotePercentage")
+        message = "; ".join(problems)
+        outcome = replace(
+            _simple(
+                source, Want(READY, False, REASON_INVALID_BACKEND, message), REASON_INVALID_BACKEND
+            ),
+            remote_percentage=kept if isinstance(kept, int) and 0 <= kept <= 100 else 0,
+        )
+        return CompositeResponse(
+            status=model_deployment_status(parent, outcome, now),
+            children=request.kept_children(),
+        )
     gateway = child_named(request, DEPLOYMENTS_KEY, build.gateway_service_name(refs.name))
     outcome = Outcome(
         ready=_ready(choice, decision, gateway, spec.routing.mode),
@@ -284,13 +299,15 @@ def _children(
     share: int,
     source: Source,
     settings: Settings,
-) -> list[JSON]:
+) -> tuple[list[JSON], list[str]]:
+    """The children, and what in the gateway's plan Envoy would refuse."""
     spec, name, namespace = refs.spec, refs.name, refs.namespace
     config = spec.offloading_config
     assert config is not None
     assert service.port is not None
     port = service.port
     out: list[JSON] = []
+    problems: list[str] = []
     if config.metrics:
         out.append(build.build_hpa(name, namespace, config.metrics))
     local_service = spec.service_ref.name
@@ -317,6 +334,7 @@ def _children(
             remote_percentage=share,
             labels=labels,
         )
+        problems = plan_problems(plan)
         out += build_gateway_children(plan, settings=settings)
         if remote is not None and source.down:
             addresses = gateway_endpoints(
@@ -335,8 +353,9 @@ def _children(
             remote_percentage=100,
             labels=labels,
         )
+        problems = plan_problems(plan)
         out += build_gateway_children(plan, settings=settings)
-    return out
+    return out, problems
 
 
 def _ready(choice: Choice, decision: Decision, gateway: JSON | None, mode: str) -> Want:

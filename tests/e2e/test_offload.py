@@ -27,6 +27,7 @@ import yaml
 
 from hooks.devcluster import LocalCluster, field_schema
 from hooks.k8s.conditions import condition_of, rfc3339
+from hooks.offload import envoy
 from hooks.offload.metricspec import openapi_components
 from tests.e2e.waiting import wait_for
 
@@ -489,7 +490,7 @@ def test_hpa_status_over_target_for_the_window_moves_the_split(
     assert obj["status"]["metrics"] == [
         {"name": "Pods requests_in_flight", "current": "15", "target": "10", "over": True}
     ]
-    assert gateway_share(http, namespace, "burst") == 40
+    assert gateway_share(gateway_config(http, namespace, "burst")) == 40
 
     under_at = time.monotonic()
     write_hpa_status(http, namespace, "burst-metrics", "3")
@@ -497,18 +498,23 @@ def test_hpa_status_over_target_for_the_window_moves_the_split(
     took = time.monotonic() - under_at
     log.info("back to 0%% %.2fs after the HPA reported under target (window 3s)", took)
     assert took >= 3.0
-    assert gateway_share(http, namespace, "burst") == 0
+    assert gateway_share(gateway_config(http, namespace, "burst")) == 0
 
 
-def gateway_share(http: httpx.Client, namespace: str, name: str) -> int:
+def gateway_config(http: httpx.Client, namespace: str, name: str) -> dict[str, Any]:
     config = get(http, "ConfigMap", namespace, f"{name}-offload-envoy")
     assert config is not None
-    routes = yaml.safe_load(config["data"]["rds.yaml"])["resources"][0]
+    return config
+
+
+def gateway_share(config_map: dict[str, Any]) -> int:
+    """The remote share of the gateway's route: what its local leg does not get."""
+    routes = yaml.safe_load(config_map["data"][envoy.RDS_FILE])["resources"][0]
     action = routes["virtual_hosts"][0]["routes"][-1]["route"]
     if "cluster" in action:
-        return 100 if action["cluster"] == "remote-leg" else 0
+        return 0 if action["cluster"] == envoy.LOCAL_FAILOVER else 100
     weights = {c["name"]: c["weight"] for c in action["weighted_clusters"]["clusters"]}
-    return int(weights["remote-leg"])
+    return 100 - int(weights[envoy.LOCAL_FAILOVER])
 
 
 def test_mesh_routing_objects_validate_and_follow_the_split(

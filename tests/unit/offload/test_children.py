@@ -70,13 +70,13 @@ def test_failover_slice_exists_only_while_the_source_is_down() -> None:
 
 
 def gateway_share(config_map: dict[str, Any]) -> int:
-    """The remote share the gateway's route gives, read from the rendered routes."""
+    """The remote share of the gateway's route: what its local leg does not get."""
     routes = yaml.safe_load(config_map["data"][envoy.RDS_FILE])["resources"][0]
     action = routes["virtual_hosts"][0]["routes"][-1]["route"]
     if "cluster" in action:
-        return 100 if action["cluster"] == envoy.REMOTE_LEG else 0
+        return 0 if action["cluster"] == envoy.LOCAL_FAILOVER else 100
     weights = {c["name"]: c["weight"] for c in action["weighted_clusters"]["clusters"]}
-    return int(weights[envoy.REMOTE_LEG])
+    return 100 - int(weights[envoy.LOCAL_FAILOVER])
 
 
 @pytest.mark.parametrize(("ready", "percentage"), [(0, 50), (2, 50), (2, 0)])

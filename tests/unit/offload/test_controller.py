@@ -151,9 +151,10 @@ def test_policies() -> None:
     assert "my-policy-on-beamlit" in passed["message"]
     config = next(c for c in got["children"] if c["kind"] == "ConfigMap")
     text = "\n".join(config["data"].values())
-    assert "X-Offload-Remote-Policies" in text
+    # Header names are case-insensitive; Envoy's configuration holds them in lower case.
+    assert "x-offload-remote-policies" in text.lower()
     assert "my-policy-on-beamlit" in text
-    assert "X-Offload-Environment" in text
+    assert "x-offload-environment" in text.lower()
 
 
 def test_customize_names_only_what_the_spec_references() -> None:
@@ -230,3 +231,25 @@ def test_policy_status_counts_its_users() -> None:
     got = sync_policy(CompositeRequest(parent=empty), now=NOW, settings=SETTINGS).to_json()
     assert got["status"]["valid"] is False
     assert got["status"]["conditions"][0]["reason"] == "Invalid"
+
+
+def test_a_backend_envoy_would_refuse_keeps_the_running_gateway() -> None:
+    first = run(request(model_deployment()))
+    bad = model_deployment(
+        backends=[
+            {"name": "remote", "host": "remote.example.com", "headersToAdd": {"bad name": "x"}}
+        ],
+        status=first["status"],
+    )
+    got = run(request(bad, children=_feed_back(first)))
+    ready = condition(got, "Ready")
+    assert ready["reason"] == "InvalidRemoteBackend"
+    assert "bad name" in ready["message"]
+    assert kinds_of(got) == kinds_of(first)
+    before = {(c["kind"], c["metadata"]["name"]): c.get("data") for c in first["children"]}
+    after = {(c["kind"], c["metadata"]["name"]): c.get("data") for c in got["children"]}
+    assert after == before
+
+
+def kinds_of(answer: dict[str, Any]) -> list[str]:
+    return sorted(c["kind"] for c in answer["children"])
