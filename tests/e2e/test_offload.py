@@ -181,6 +181,13 @@ def user_objects(http: httpx.Client, namespace: str, name: str) -> dict[str, Any
     }
 
 
+def settled(http: httpx.Client, namespace: str, name: str, quiet: float = 3.0) -> bool:
+    """The object keeps its resourceVersion for `quiet` seconds."""
+    before = model_deployment(http, namespace, name)["metadata"]["resourceVersion"]
+    time.sleep(quiet)
+    return bool(model_deployment(http, namespace, name)["metadata"]["resourceVersion"] == before)
+
+
 def failover_slice(http: httpx.Client, namespace: str, service: str) -> dict[str, Any] | None:
     found = listed(
         http,
@@ -228,15 +235,25 @@ def test_seed_walkthrough(controllers: object, default_namespace: httpx.Client) 
     status = obj["status"]
     # Without a metrics pipeline the HPA cannot measure cpu: a condition, 0 % held.
     assert reason(obj) in ("BelowTarget", "MetricsUnavailable")
+    # No hot loop: once settled, the ModelDeployment is not written again.
+    wait_for(lambda: settled(http, "default", "php-apache"), what="a settled ModelDeployment")
+    # The HPA controller reads the ModelDeployment through its scale subresource.
+    hpa = wait_for(
+        lambda: (lambda h: h if condition_of(h.get("status"), "AbleToScale") else None)(
+            get(http, "HorizontalPodAutoscaler", "default", "php-apache-metrics") or {}
+        ),
+        what="the HPA controller's view of the metrics HPA",
+        timeout=45,
+    )
+    able = condition_of(hpa["status"], "AbleToScale")
+    assert able is not None
+    assert able["status"] == "True", able
     assert status["remotePercentage"] == 0
     assert status["backend"] == "e2e-remote"
     assert status["selector"] == "run=php-apache"
     assert status["sourceReadyReplicas"] == 1
     assert failover_slice(http, "default", "php-apache") is None
-    hpa = get(http, "HorizontalPodAutoscaler", "default", "php-apache-metrics")
-    assert hpa is not None
     assert hpa["spec"]["scaleTargetRef"]["kind"] == "ModelDeployment"
-    # The HPA controller reads the ModelDeployment through its scale subresource.
     scale_view = http.get(path("ModelDeployment", "default", "php-apache") + "/scale").json()
     assert scale_view["spec"]["replicas"] == 1
     assert scale_view["status"]["selector"] == "run=php-apache"
@@ -285,8 +302,8 @@ def test_seed_walkthrough(controllers: object, default_namespace: httpx.Client) 
     wait_for(lambda: ready_deployment(http, "default", "php-apache", 1), what="php-apache back")
 
     # The Service never changed; deleting the ModelDeployment leaves everything as it was.
-    settled = user_objects(http, "default", "php-apache")
-    assert settled["service"] == before["service"]
+    recovered = user_objects(http, "default", "php-apache")
+    assert recovered["service"] == before["service"]
     delete(http, "ModelDeployment", "default", "php-apache")
     wait_for(
         lambda: get(http, "ModelDeployment", "default", "php-apache") is None,
@@ -299,7 +316,7 @@ def test_seed_walkthrough(controllers: object, default_namespace: httpx.Client) 
         ("HorizontalPodAutoscaler", "php-apache-metrics"),
     ):
         wait_for(lambda k=kind, n=name: get(http, k, "default", n) is None, what=f"{kind} {name}")
-    assert user_objects(http, "default", "php-apache") == settled
+    assert user_objects(http, "default", "php-apache") == recovered
 
 
 def test_seed_000_manifests_apply_unchanged(
