@@ -11,7 +11,7 @@ from hooks.contract import DecoratorRequest
 from hooks.offload import envoy
 from hooks.offload.controller import sync, sync_gateway_api, sync_istio
 from hooks.settings import Settings
-from tests.conftest import NOW
+from tests.conftest import NOW, Golden
 from tests.unit.offload.factory import (
     gateway_slice,
     model_deployment,
@@ -167,3 +167,32 @@ def test_mesh_modes_use_the_gateway_for_the_remote_leg_only(mode: str) -> None:
     assert not [c for c in got["children"] if c["kind"] == "EndpointSlice"]
     config = next(c for c in got["children"] if c["kind"] == "ConfigMap")
     assert "php-apache-local" not in "\n".join(config["data"].values())
+
+
+def own_children(children: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The children this controller builds itself; the gateway's (ConfigMap, Deployment,
+    Service `<name>-offload`) are tested beside their renderer."""
+    gateway = {("ConfigMap", "php-apache-offload-envoy")} | {
+        (kind, "php-apache-offload") for kind in ("Deployment", "Service")
+    }
+    return [c for c in children if (c["kind"], c["metadata"]["name"]) not in gateway]
+
+
+@pytest.mark.parametrize(
+    ("case", "mode", "ready"),
+    [("gateway-source-up", "gateway", 2), ("gateway-source-down", "gateway", 0)],
+)
+def test_golden_children(golden: Golden, case: str, mode: str, ready: int) -> None:
+    got = answer(model_deployment(mode=mode), ready=ready)
+    golden.check("modeldeployment", case, own_children(got["children"]))
+
+
+@pytest.mark.parametrize("mode", ["istio", "gatewayAPI"])
+def test_golden_mesh_routes(golden: Golden, mode: str) -> None:
+    hook = sync_istio if mode == "istio" else sync_gateway_api
+    got = hook(
+        decorate(model_deployment(mode=mode), {"remotePercentage": 30, "backend": "remote"}),
+        now=NOW,
+        settings=SETTINGS,
+    ).to_json()
+    golden.check("modeldeployment", f"{mode}-routes", got["attachments"])
