@@ -17,7 +17,7 @@ from typing import Any
 
 from hooks.k8s.quantity import Quantity, QuantityError, format_quantity
 
-from .metricspec import SOURCES
+from .metricspec import MAX_METRICS, SOURCES
 
 _TARGET_FIELDS = {
     "Utilization": "averageUtilization",
@@ -121,7 +121,8 @@ def _number(raw: Any, *, utilization: bool) -> Fraction | None:
 
 def read_current(targets: Sequence[Target], current_metrics: Sequence[Any] | None) -> list[Reading]:
     """Each target with its value from `status.currentMetrics` (positional, checked by name)."""
-    entries = [e for e in current_metrics or () if isinstance(e, Mapping)]
+    # The HPA writes one entry per spec metric; more is not an HPA's status.
+    entries = [e for e in (current_metrics or ())[: 4 * MAX_METRICS] if isinstance(e, Mapping)]
     readings = []
     for index, target in enumerate(targets):
         entry = entries[index] if index < len(entries) else None

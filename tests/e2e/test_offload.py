@@ -432,12 +432,21 @@ def write_hpa_status(http: httpx.Client, namespace: str, name: str, value: str) 
     assert response.status_code == 200, response.text
 
 
-def workload(http: httpx.Client, namespace: str, name: str = "model") -> None:
+def workload(
+    http: httpx.Client,
+    namespace: str,
+    name: str = "model",
+    pod_annotations: dict[str, str] | None = None,
+) -> None:
+    """The walkthrough's php-apache, under another name."""
     for doc in documents("php-apache.yaml"):
         doc["metadata"]["name"] = name
         if doc["kind"] == "Deployment":
             doc["spec"]["selector"]["matchLabels"] = {"run": name}
-            doc["spec"]["template"]["metadata"]["labels"] = {"run": name}
+            template = doc["spec"]["template"]["metadata"]
+            template["labels"] = {"run": name}
+            if pod_annotations:
+                template["annotations"] = pod_annotations
         else:
             doc["spec"]["selector"] = {"run": name}
             doc["metadata"]["labels"] = {"run": name}
@@ -545,6 +554,16 @@ def test_mesh_routing_objects_validate_and_follow_the_split(
             namespace,
             offloading("route", routing={"mode": "gatewayAPI"}, offloadingConfig={}),
         )
+        parents = [{"name": "inference-gateway", "sectionName": "http"}]
+        create(
+            http,
+            namespace,
+            offloading(
+                "gateway-route",
+                routing={"mode": "gatewayAPI", "parentRefs": parents},
+                offloadingConfig={},
+            ),
+        )
 
         def weights() -> tuple[list[int], list[int]] | None:
             service = get(http, "VirtualService", namespace, "mesh")
@@ -557,6 +576,11 @@ def test_mesh_routing_objects_validate_and_follow_the_split(
 
         assert wait_for(lambda: weights() == ([100, 0], [100, 0]), what="local weights")
         assert get(http, "DestinationRule", namespace, "mesh") is not None
+        on_gateway = wait_for(
+            lambda: get(http, "HTTPRoute", namespace, "gateway-route"), what="a Gateway's route"
+        )
+        assert on_gateway["spec"]["parentRefs"][0]["name"] == "inference-gateway"
+        assert on_gateway["spec"]["parentRefs"][0]["kind"] == "Gateway"
         scale(http, namespace, "model", 0)
         wait_share(http, namespace, "mesh", 100)
         wait_share(http, namespace, "route", 100)
