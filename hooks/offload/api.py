@@ -109,8 +109,8 @@ class PolicyReference(KubeModel):
     """localPolicy: a Policy object in this namespace that restricts which remote backends
     are eligible. remotePolicy: the name of a policy that lives at the remote; it is sent
     with every offloaded request in the X-Offload-Remote-Policies header."""
-    name: str = Field(min_length=1, max_length=253)
-    """Name of the Policy."""
+    name: str = Field(min_length=1, max_length=253, pattern=r"^[^\s,]+$")
+    """Name of the Policy (no spaces or commas: remote ones travel in a header)."""
 
 
 class SecretKeyReference(KubeModel):

@@ -587,6 +587,10 @@ def test_mesh_routing_objects_validate_and_follow_the_split(
         wait_for(lambda: weights() == ([0, 100], [0, 100]), what="remote weights")
         # The meshes split; no EndpointSlice of the project's is added to the Service.
         assert failover_slice(http, namespace, "model") is None
+        # The routes go with their ModelDeployment.
+        delete(http, "ModelDeployment", namespace, "mesh")
+        wait_for(lambda: get(http, "VirtualService", namespace, "mesh") is None, what="VS gone")
+        assert get(http, "DestinationRule", namespace, "mesh") is None
 
 
 @pytest.mark.parametrize(
