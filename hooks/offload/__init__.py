@@ -5,8 +5,9 @@ Modules, each one concern: `api` (models, CRDs, names of headers and reasons),
 `observe` (the request as views), `metrics` (each metric against its target),
 `policy` (which remote backend), `decide` (the split, with its windows),
 `children` (HPA, local Service, failover EndpointSlice, Istio and Gateway API
-routes), `gateway` and `envoy` (the Envoy gateway), `status` and `controller`
-(hooks and wiring).
+routes), `gateway` and `envoy` (the Envoy gateway), `status`, `meshes` (the
+Istio and Gateway API decorators), `policy_controller` (a Policy's status) and
+`controller` (the ModelDeployment hooks and the wiring).
 """
 
 from .api import MODEL_DEPLOYMENTS, POLICIES

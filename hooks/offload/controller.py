@@ -6,18 +6,15 @@
   local Service, the gateway and, while the source is down, the failover
   EndpointSlice. Related objects are watched, so a workload that loses its last
   ready replica re-syncs its ModelDeployments at once.
-* `modeldeployment-istio` and `modeldeployment-gatewayapi` (DecoratorControllers):
-  the routing objects of the two mesh modes, weighted by `status.remotePercentage`.
-  They are controllers of their own because a CompositeController stops whole when
-  one child kind's CRD is missing: a cluster without Istio or the Gateway API drops
-  that one controller object and keeps the rest.
-* `policy` (CompositeController): a Policy's validity and its users.
+* `modeldeployment-istio` and `modeldeployment-gatewayapi` (DecoratorControllers,
+  `meshes`): the routing objects of the two mesh modes.
+* `policy` (CompositeController, `policy_controller`): a Policy's validity and users.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from functools import lru_cache
 
@@ -28,8 +25,6 @@ from hooks.contract import (
     CompositeResponse,
     CustomizeRequest,
     CustomizeResponse,
-    DecoratorRequest,
-    DecoratorResponse,
     LabelSelector,
     RelatedResourceRule,
 )
@@ -56,10 +51,10 @@ from .api import (
     REASON_SERVICE_NOT_FOUND,
     ModelDeploymentSpec,
     NamedRemoteBackend,
-    PolicySpec,
 )
 from .decide import Decision, decide, previous_of
 from .gateway import GatewayPlan, LocalLeg, build_gateway_children, plan_problems
+from .meshes import sync_gateway_api, sync_istio
 from .metrics import MetricError, Reading, Target, read_current, read_targets
 from .observe import (
     DEPLOYMENTS_KEY,
@@ -70,11 +65,13 @@ from .observe import (
     SLICE_MANAGER_LABEL,
     SLICES_KEY,
     Hpa,
+    Parent,
     Source,
     UserService,
     child_named,
     gateway_endpoints,
     read_hpa,
+    read_parent,
     read_policies,
     read_service,
     read_source,
@@ -82,7 +79,8 @@ from .observe import (
     source_key,
 )
 from .policy import Choice, candidates, choose
-from .status import Outcome, model_deployment_status, policy_status
+from .policy_controller import customize_policy, sync_policy
+from .status import Outcome, model_deployment_status
 
 MODEL_DEPLOYMENTS = Resource(API_VERSION, PLURAL, KIND)
 POLICIES = Resource(POLICY_API_VERSION, POLICY_PLURAL, POLICY_KIND)
@@ -115,25 +113,8 @@ def default_backend(text: str) -> NamedRemoteBackend | str | None:
     return backend
 
 
-@dataclass(frozen=True, slots=True)
-class _Refs:
-    name: str
-    namespace: str
-    spec: ModelDeploymentSpec
-
-
-def _read(request: CompositeRequest | DecoratorRequest) -> _Refs:
-    parent = request.parent if isinstance(request, CompositeRequest) else request.object
-    name, namespace = name_of(parent), namespace_of(parent)
-    try:
-        spec = ModelDeploymentSpec.model_validate(parent.get("spec") or {})
-    except ValidationError as error:
-        raise ValueError(f"ModelDeployment {namespace}/{name}: bad spec: {error}") from error
-    return _Refs(name, namespace, spec)
-
-
 def sync(request: CompositeRequest, *, now: datetime, settings: Settings) -> CompositeResponse:
-    refs = _read(request)
+    refs = read_parent(request.parent)
     spec, namespace = refs.spec, refs.namespace
     parent = request.parent
     source = read_source(
@@ -293,7 +274,7 @@ def _source_message(spec: ModelDeploymentSpec, source: Source) -> str:
 
 def _children(
     request: CompositeRequest,
-    refs: _Refs,
+    refs: Parent,
     service: UserService,
     choice: Choice,
     share: int,
@@ -427,102 +408,6 @@ def customize(request: CustomizeRequest, *, now: datetime, settings: Settings) -
             )
         )
     return CustomizeResponse(related_resources=rules)
-
-
-def _mesh_inputs(request: DecoratorRequest) -> tuple[_Refs, int | None] | None:
-    """The ModelDeployment and the gateway's weight, when it routes at all."""
-    refs = _read(request)
-    if not refs.spec.enabled or refs.spec.offloading_config is None:
-        return None
-    status = request.object.get("status")
-    status = status if isinstance(status, dict) else {}
-    share = status.get("remotePercentage")
-    share = share if isinstance(share, int) and 0 <= share <= 100 else 0
-    return refs, share if status.get("backend") else None
-
-
-def sync_istio(
-    request: DecoratorRequest, *, now: datetime, settings: Settings
-) -> DecoratorResponse:
-    inputs = _mesh_inputs(request)
-    if inputs is None or inputs[0].spec.routing.mode != "istio":
-        return DecoratorResponse(attachments=[])
-    refs, share = inputs
-    service, port = refs.spec.service_ref.name, refs.spec.service_ref.target_port
-    return DecoratorResponse(
-        attachments=[
-            build.build_destination_rule(refs.name, refs.namespace, service),
-            build.build_virtual_service(refs.name, refs.namespace, service, port, share),
-        ]
-    )
-
-
-def sync_gateway_api(
-    request: DecoratorRequest, *, now: datetime, settings: Settings
-) -> DecoratorResponse:
-    inputs = _mesh_inputs(request)
-    if inputs is None or inputs[0].spec.routing.mode != "gatewayAPI":
-        return DecoratorResponse(attachments=[])
-    refs, share = inputs
-    spec = refs.spec
-    route = build.build_http_route(
-        refs.name,
-        refs.namespace,
-        spec.service_ref.name,
-        spec.service_ref.target_port,
-        share,
-        spec.routing.parent_refs,
-    )
-    return DecoratorResponse(attachments=[route])
-
-
-def sync_policy(
-    request: CompositeRequest, *, now: datetime, settings: Settings
-) -> CompositeResponse:
-    parent = request.parent
-    name, namespace = name_of(parent), namespace_of(parent)
-    try:
-        spec: PolicySpec | None = PolicySpec.model_validate(parent.get("spec") or {})
-    except ValidationError:
-        spec = None
-    if spec is None:
-        valid, message = False, "The spec does not parse"
-    elif spec.type == "location":
-        valid = bool(spec.locations)
-        places = ", ".join(f"{p.type} {p.name}" for p in spec.locations)
-        message = f"Backends must run in one of: {places}" if valid else "No locations"
-    else:
-        valid = bool(spec.flavors)
-        offered = ", ".join(f"{f.type} {f.name}" for f in spec.flavors)
-        message = f"Backends must offer one of: {offered}" if valid else "No flavors"
-    users = sorted(
-        name_of(md)
-        for md in request.related_of(f"{KIND}.{API_VERSION}")
-        if namespace_of(md) == namespace and _uses(md, name)
-    )
-    status = policy_status(parent, valid=valid, message=message, users=users, now=now)
-    return CompositeResponse(status=status, children=[])
-
-
-def _uses(model_deployment: JSON, policy: str) -> bool:
-    spec = model_deployment.get("spec")
-    policies = spec.get("policies") if isinstance(spec, dict) else None
-    return any(
-        isinstance(ref, dict) and ref.get("refType") == "localPolicy" and ref.get("name") == policy
-        for ref in (policies or [])[:32]
-    )
-
-
-def customize_policy(
-    request: CustomizeRequest, *, now: datetime, settings: Settings
-) -> CustomizeResponse:
-    """The ModelDeployments of the Policy's namespace (to count its users)."""
-    namespace = namespace_of(request.parent) or None
-    return CustomizeResponse(
-        related_resources=[
-            RelatedResourceRule(api_version=API_VERSION, resource=PLURAL, namespace=namespace)
-        ]
-    )
 
 
 def _child(api_version: str, resource: str, kind: str) -> Resource:

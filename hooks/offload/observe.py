@@ -12,10 +12,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
 from hooks.contract import CompositeRequest, resource_key
 from hooks.k8s.objects import generation_of, labels_of, name_of, namespace_of
 
-from .api import POLICY_API_VERSION, POLICY_KIND
+from .api import POLICY_API_VERSION, POLICY_KIND, ModelDeploymentSpec
 from .policy import PolicyView, read_policy
 
 SERVICES_KEY = resource_key("v1", "Service")
@@ -27,6 +29,26 @@ SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 SLICE_MANAGER_LABEL = "endpointslice.kubernetes.io/managed-by"
 SLICE_CONTROLLER = "endpointslice-controller.k8s.io"
 MAX_GATEWAY_ENDPOINTS = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Parent:
+    """The ModelDeployment: where it is and its parsed spec."""
+
+    name: str
+    namespace: str
+    spec: ModelDeploymentSpec
+
+
+def read_parent(obj: Mapping[str, Any]) -> Parent:
+    """ValueError (an HTTP 500, retried) when the spec does not parse: the CRD schema
+    admits only specs that do, so this is a stale schema or a bug, not a tenant's error."""
+    name, namespace = name_of(obj), namespace_of(obj)
+    try:
+        spec = ModelDeploymentSpec.model_validate(obj.get("spec") or {})
+    except ValidationError as error:
+        raise ValueError(f"ModelDeployment {namespace}/{name}: bad spec: {error}") from error
+    return Parent(name, namespace, spec)
 
 
 def source_key(kind: str) -> str:

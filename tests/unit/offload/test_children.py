@@ -9,7 +9,8 @@ import yaml
 
 from hooks.contract import DecoratorRequest
 from hooks.offload import envoy
-from hooks.offload.controller import sync, sync_gateway_api, sync_istio
+from hooks.offload.controller import sync
+from hooks.offload.meshes import sync_gateway_api, sync_istio
 from hooks.settings import Settings
 from tests.conftest import NOW, Golden
 from tests.unit.offload.factory import (

@@ -12,7 +12,8 @@ from hooks.cli import REPO_ROOT
 from hooks.contract import CompositeRequest, CustomizeRequest
 from hooks.k8s.conditions import condition_of
 from hooks.offload import controller
-from hooks.offload.controller import customize, sync, sync_policy
+from hooks.offload.controller import customize, sync
+from hooks.offload.policy_controller import sync_policy
 from hooks.render import object_map
 from hooks.settings import Settings
 from tests.conftest import NOW
