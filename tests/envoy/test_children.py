@@ -64,6 +64,8 @@ def test_image_from_settings() -> None:
     ][0]
     assert container["image"] == "registry.corp/envoy:distroless-v1.40.0"
     assert SETTINGS.offload_envoy_image == "envoyproxy/envoy:distroless-v1.40.0"
+    assert container["command"] == ["/usr/local/bin/envoy"]
+    assert container["args"][:2] == ["--config-path", "/etc/envoy/envoy.yaml"]
     assert "--reject-unknown-dynamic-fields" in container["args"]
 
 

@@ -10,10 +10,16 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from .harness import Client, Server, gateway, servers
 from .plans import plan
+
+# Real processes on a shared machine: bounded, never hanging the run.
+pytestmark = pytest.mark.timeout(120)
 
 REQUESTS = 2000
 KILL_AT, RESTART_AT = 500, 1500
@@ -21,7 +27,9 @@ INTERVAL = 0.0025
 RETURN_WITHIN = 10.0
 
 
-def test_local_death_is_answered_by_the_remote(tmp_path: Path) -> None:
+def test_local_death_is_answered_by_the_remote(
+    tmp_path: Path, measured: Callable[[str, object], None]
+) -> None:
     local, remote = Server("local"), Server("echo")
     with servers(local, remote):
         the_plan = plan(local_port=local.port, remote_port=remote.port, percentage=0)
@@ -49,6 +57,9 @@ def test_local_death_is_answered_by_the_remote(tmp_path: Path) -> None:
                     returned = time.monotonic() - restarted
                 time.sleep(INTERVAL)
             client.close()
+    measured("failed requests", len(failures))
+    measured("remote answers while the local server was down", Counter(sides)["remote"])
+    measured("traffic back on the local side after the restart (s)", round(returned, 2))
     assert failures == []
     during = Counter(sides[KILL_AT + 50 : RESTART_AT])
     assert during == {"remote": RESTART_AT - KILL_AT - 50}, during

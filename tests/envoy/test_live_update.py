@@ -13,8 +13,13 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from .harness import Client, Gateway, Server, gateway, servers
 from .plans import plan
+
+# Real processes on a shared machine: bounded, never hanging the run.
+pytestmark = pytest.mark.timeout(120)
 
 SETTLE_WITHIN = 5.0
 AFTER = 1000

@@ -10,11 +10,16 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from hooks.offload.gateway import Credential
 
-from .harness import Client, Server, gateway, servers
+from .harness import Client, ConfigVolume, Server, gateway, servers
 from .plans import plan
 from .tls import make_ca_and_server
+
+# Real processes on a shared machine: bounded, never hanging the run.
+pytestmark = pytest.mark.timeout(120)
 
 KEY = "sk-test-0123456789"
 
@@ -212,3 +217,54 @@ def test_oauth2_token_refreshed_at_half_its_lifetime(tmp_path: Path) -> None:
     assert 2 <= len(calls) <= 6, gaps
     assert all(0.8 <= gap <= 1.5 for gap in gaps), gaps
     assert len(seen) >= 2
+
+
+def test_rotated_api_key_is_read_again(
+    tmp_path: Path, measured: Callable[[str, object], None]
+) -> None:
+    # The Secret's volume is updated by the kubelet like a ConfigMap's.
+    secret = ConfigVolume(tmp_path / "secrets" / "credential")
+    secret.write({"value": "old-key"})
+    credential = Credential(kind="apiKey", secret_name="remote", secret_key="key")
+    remote = Server("echo")
+    with servers(remote):
+        the_plan = plan(
+            local_port=None, remote_port=remote.port, percentage=100, credential=credential
+        )
+        with gateway(tmp_path, the_plan) as gw:
+            client = Client(gw.port)
+            before = client.request().body["echo"]["headers"]["authorization"]
+            secret.write({"value": "new-key"})
+            rotated = time.monotonic()
+            seen = before
+            while seen != "Bearer new-key" and time.monotonic() - rotated < 10:
+                answer = client.request()
+                assert answer.side == "remote", answer
+                seen = answer.body["echo"]["headers"]["authorization"]
+            client.close()
+    measured("rotated key in use after (s)", round(time.monotonic() - rotated, 3))
+    assert before == "Bearer old-key"
+    assert seen == "Bearer new-key"
+
+
+def test_no_token_yet_means_answered_locally(tmp_path: Path) -> None:
+    # A token endpoint that never answers: remote-bound requests cannot carry a
+    # credential, and are answered by the local side instead of failing.
+    _write_secret(tmp_path, "credential", "value", "client-secret-value")
+    credential = Credential(
+        kind="oauth2",
+        secret_name="remote",
+        secret_key="clientSecret",
+        token_url="http://127.0.0.1:1/token",
+        client_id="gateway-client",
+    )
+    local, remote = Server("local"), Server("echo")
+    with servers(local, remote):
+        the_plan = plan(
+            local_port=local.port, remote_port=remote.port, percentage=50, credential=credential
+        )
+        with gateway(tmp_path, the_plan, local_address=("127.0.0.1", local.port)) as gw:
+            client = Client(gw.port)
+            sides = Counter(client.request().side for _ in range(200))
+            client.close()
+    assert sides == {"local": 200}

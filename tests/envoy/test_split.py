@@ -10,6 +10,9 @@ import pytest
 from .harness import Client, Server, gateway, servers
 from .plans import plan
 
+# Real processes on a shared machine: bounded, never hanging the run.
+pytestmark = pytest.mark.timeout(120)
+
 REQUESTS = 2000
 
 

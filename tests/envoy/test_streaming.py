@@ -14,6 +14,9 @@ import pytest
 from .harness import Server, gateway, servers
 from .plans import plan
 
+# Real processes on a shared machine: bounded, never hanging the run.
+pytestmark = pytest.mark.timeout(120)
+
 CHUNKS, DELAY = 5, 0.3
 
 

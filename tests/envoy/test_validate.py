@@ -21,6 +21,9 @@ from .harness import ENVOY
 from .tls import make_ca_and_server
 from .variants import VARIANTS
 
+# Real processes on a shared machine: bounded, never hanging the run.
+pytestmark = pytest.mark.timeout(120)
+
 
 def _without_type(resource: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in resource.items() if k != "@type"}
