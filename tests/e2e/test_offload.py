@@ -346,6 +346,14 @@ def test_seed_000_manifests_apply_unchanged(
     used_policy = wait_for(used, what="my-policy used by my-model")
     assert used_policy["status"]["valid"] is True
     assert used_policy["status"]["modelDeploymentCount"] == 1
+    table = http.get(
+        path("ModelDeployment", "default"),
+        headers={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"},
+    ).json()
+    columns = [c["name"].upper() for c in table["columnDefinitions"]]
+    assert columns == ["NAME", "MODEL", "SOURCE", "OFFLOADING", "REMOTE%", "AGE"]
+    (row,) = [r for r in table["rows"] if r["cells"][0] == "my-model"]
+    assert row["cells"][1:3] == ["my-model-on-Beamlit", "my-model"]
 
 
 HPA_WRITES_BY_TEST_ONLY = """
