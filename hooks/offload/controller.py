@@ -45,6 +45,7 @@ from .api import (
     READY,
     REASON_DISABLED,
     REASON_INVALID_BACKEND,
+    REASON_INVALID_METRICS,
     REASON_INVALID_REFERENCE,
     REASON_METRICS_UNAVAILABLE,
     REASON_ROUTED,
@@ -145,13 +146,12 @@ def sync(request: CompositeRequest, *, now: datetime, settings: Settings) -> Com
     try:
         targets = read_targets(config.metrics)
     except MetricError as error:
-        problem = problem or Want(READY, False, REASON_INVALID_REFERENCE, str(error))
+        problem = problem or Want(READY, False, REASON_INVALID_METRICS, str(error))
         targets = []
     if problem is not None:
         # What is already there stays right until the references are fixed.
-        outcome = _simple(source, problem, problem.reason)
         return CompositeResponse(
-            status=model_deployment_status(parent, outcome, now),
+            status=model_deployment_status(parent, _kept(parent, source, problem), now),
             children=request.kept_children(),
         )
     assert service.port is not None
@@ -180,16 +180,9 @@ def sync(request: CompositeRequest, *, now: datetime, settings: Settings) -> Com
     children, problems = _children(request, refs, service, choice, share, source, settings)
     if problems:
         # Envoy would refuse the new configuration: the running one stays, and says so.
-        kept = (parent.get("status") or {}).get("remotePercentage")
-        message = "; ".join(problems)
-        outcome = replace(
-            _simple(
-                source, Want(READY, False, REASON_INVALID_BACKEND, message), REASON_INVALID_BACKEND
-            ),
-            remote_percentage=kept if isinstance(kept, int) and 0 <= kept <= 100 else 0,
-        )
+        invalid = Want(READY, False, REASON_INVALID_BACKEND, "; ".join(problems))
         return CompositeResponse(
-            status=model_deployment_status(parent, outcome, now),
+            status=model_deployment_status(parent, _kept(parent, source, invalid), now),
             children=request.kept_children(),
         )
     gateway = child_named(request, DEPLOYMENTS_KEY, build.gateway_service_name(refs.name))
@@ -223,6 +216,28 @@ def _simple(source: Source, ready: Want, reason: str) -> Outcome:
         backend=None,
         source_ready=source.ready,
         selector=source.selector,
+    )
+
+
+def _kept(parent: JSON, source: Source, problem: Want) -> Outcome:
+    """The status while the observed children are kept: the split they carry, the
+    problem as the reason."""
+    status = parent.get("status")
+    status = status if isinstance(status, dict) else {}
+
+    def percent(field: str) -> int:
+        value = status.get(field)
+        return value if isinstance(value, int) and 0 <= value <= 100 else 0
+
+    backend = status.get("backend")
+    return replace(
+        _simple(source, problem, problem.reason),
+        offloading=Want(
+            OFFLOADING, percent("remotePercentage") > 0, problem.reason, problem.message
+        ),
+        remote_percentage=percent("remotePercentage"),
+        metric_percentage=percent("metricPercentage"),
+        backend=backend if isinstance(backend, str) else None,
     )
 
 

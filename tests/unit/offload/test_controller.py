@@ -254,3 +254,27 @@ def test_a_backend_envoy_would_refuse_keeps_the_running_gateway() -> None:
 
 def kinds_of(answer: dict[str, Any]) -> list[str]:
     return sorted(c["kind"] for c in answer["children"])
+
+
+def test_a_problem_keeps_the_children_and_the_split_they_carry() -> None:
+    related = [workload(ready=0), user_service(), gateway_slice()]
+    first = run(request(model_deployment(), related=related))
+    assert first["status"]["remotePercentage"] == 100
+    bad_metric = {
+        "type": "Pods",
+        "pods": {"target": {"type": "AverageValue", "averageValue": "lots"}},
+    }
+    parent = model_deployment(metrics=[bad_metric], status=first["status"])
+    got = run(request(parent, related=related, children=_feed_back(first)))
+    assert condition(got, "Ready")["reason"] == "InvalidMetrics"
+    assert condition(got, "Offloading")["status"] == "True"
+    assert got["status"]["remotePercentage"] == 100
+    assert kinds_of(got) == kinds_of(first)
+    again = run(
+        request(
+            model_deployment(metrics=[bad_metric], status=got["status"]),
+            related=related,
+            children=_feed_back(first),
+        )
+    )
+    assert again["status"] == got["status"]
