@@ -87,6 +87,9 @@ def _target(index: int, metric: Mapping[str, Any]) -> Target:
     value = _number(raw, utilization=target_type == "Utilization")
     if value is None:
         raise MetricError(f"metrics[{index}]: target {raw!r} is not a quantity")
+    if value <= 0:
+        # The HPA API refuses it, and would refuse the metrics HPA with it.
+        raise MetricError(f"metrics[{index}]: target {raw!r} must be above 0")
     identity, name = _identity(source, body)
     text = f"{raw}%" if target_type == "Utilization" else str(raw)
     return Target(name, source, identity, target_type, value, text)

@@ -96,6 +96,14 @@ def _target_rules(target: JSON) -> None:
             "message": "an AverageValue target needs averageValue",
         },
     ]
+    for field in ("value", "averageValue"):
+        target["properties"][field]["x-kubernetes-validations"] = [
+            {
+                "rule": "isQuantity(string(self)) && "
+                "quantity(string(self)).isGreaterThan(quantity('0'))",
+                "message": f"{field} must be a quantity above 0",
+            }
+        ]
 
 
 def _structural(node: JSON, components: dict[str, JSON]) -> JSON:
@@ -127,6 +135,8 @@ def _inline(node: JSON, components: dict[str, JSON]) -> JSON:
         quantity: JSON = {
             "anyOf": [{"type": "integer"}, {"type": "string"}],
             "pattern": QUANTITY_PATTERN,
+            # Bounds the cost of the CEL rules on quantities.
+            "maxLength": 64,
             "x-kubernetes-int-or-string": True,
         }
         return {**quantity, **{k: v for k, v in own.items() if k != "type"}}

@@ -656,6 +656,20 @@ def test_mesh_routing_objects_validate_and_follow_the_split(
             },
             "a Value target needs value",
         ),
+        (
+            {
+                "metrics": [
+                    {
+                        "type": "Pods",
+                        "pods": {
+                            "metric": {"name": "q"},
+                            "target": {"type": "AverageValue", "averageValue": "0"},
+                        },
+                    }
+                ]
+            },
+            "averageValue must be a quantity above 0",
+        ),
     ],
 )
 def test_the_api_server_rejects(

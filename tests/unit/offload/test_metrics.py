@@ -154,6 +154,8 @@ def test_tolerances_make_a_band(current: int, offloading: bool, want: bool) -> N
         {"type": "Pods", "pods": {"target": {"type": "AverageValue"}}},
         {"type": "Pods", "pods": {"target": {"type": "AverageValue", "averageValue": "lots"}}},
         {"type": "Nope", "resource": {}},
+        {"type": "External", "external": {"target": {"type": "Value", "value": "0"}}},
+        {"type": "Pods", "pods": {"target": {"type": "AverageValue", "averageValue": "-1"}}},
     ],
 )
 def test_bad_metrics_are_errors(metric: dict[str, Any]) -> None:
