@@ -715,3 +715,24 @@ def test_every_example_is_accepted(
                     path(doc["kind"], namespace), json=doc, params={"dryRun": "All"}
                 )
                 assert response.status_code == 201, f"{example.name}: {response.text}"
+
+
+@pytest.mark.parametrize(
+    ("spec", "says"),
+    [
+        ({"type": "location"}, "a location policy needs at least one entry in locations"),
+        (
+            {"type": "flavor", "locations": [{"type": "country", "name": "us"}]},
+            "a flavor policy needs at least one entry in flavors",
+        ),
+        ({"type": "location", "locations": [{"type": "city", "name": "x"}]}, "Unsupported value"),
+    ],
+)
+def test_the_api_server_rejects_an_empty_policy(
+    controllers: object, cluster: LocalCluster, namespace: str, spec: Any, says: str
+) -> None:
+    body = {"apiVersion": POLICY, "kind": "Policy", "metadata": {"name": "p"}, "spec": spec}
+    with cluster.http() as http:
+        response = http.post(path("Policy", namespace), json=body)
+    assert response.status_code == 422, response.text
+    assert says in response.json()["message"]
