@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pytest
+import yaml
 
 from hooks.cli import REPO_ROOT
 from hooks.contract import CompositeRequest, CustomizeRequest
@@ -278,3 +279,13 @@ def test_a_problem_keeps_the_children_and_the_split_they_carry() -> None:
         )
     )
     assert again["status"] == got["status"]
+
+
+def test_the_overlay_sets_the_setting_the_hooks_read() -> None:
+    overlay = REPO_ROOT / "deploy/overlays/offload-default-backend"
+    kustomization = yaml.safe_load((overlay / "kustomization.yaml").read_text())
+    (patch,) = yaml.safe_load(kustomization["patches"][0]["patch"])
+    name = patch["value"]["name"]
+    text = (overlay / "default-remote-backend.json").read_text()
+    settings = Settings.from_env({name: text})
+    assert settings.offload_default_remote_backend == text
