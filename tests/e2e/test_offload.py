@@ -410,31 +410,31 @@ def hpa_controller_kept_out(cluster: LocalCluster, namespace: str) -> Iterator[h
             http.delete(f"{base}/{plural}/{name}")
 
 
-def write_hpa_status(http: httpx.Client, namespace: str, name: str, value: str) -> None:
-    """A status such as the HPA controller writes for one Pods metric."""
+def write_hpa_status(http: httpx.Client, namespace: str, name: str, value: str | None) -> None:
+    """A status such as the HPA controller writes for one Pods metric; `value` None: as
+    it writes when the metric cannot be read."""
     hpa = get(http, "HorizontalPodAutoscaler", namespace, name)
     assert hpa is not None
+    current = {"metric": {"name": "requests_in_flight"}, "current": {"averageValue": value}}
+    active = {
+        "type": "ScalingActive",
+        "status": "True",
+        "reason": "ValidMetricFound",
+        "message": "e2e: the HPA was able to successfully calculate a replica count",
+        "lastTransitionTime": rfc3339(datetime.now(UTC)),
+    }
+    if value is None:
+        active = {
+            **active,
+            "status": "False",
+            "reason": "FailedGetPodsMetric",
+            "message": "e2e: unable to get metric requests_in_flight",
+        }
     hpa["status"] = {
         "currentReplicas": 1,
         "desiredReplicas": 1,
-        "currentMetrics": [
-            {
-                "type": "Pods",
-                "pods": {
-                    "metric": {"name": "requests_in_flight"},
-                    "current": {"averageValue": value},
-                },
-            }
-        ],
-        "conditions": [
-            {
-                "type": "ScalingActive",
-                "status": "True",
-                "reason": "ValidMetricFound",
-                "message": "e2e: the HPA was able to successfully calculate a replica count",
-                "lastTransitionTime": rfc3339(datetime.now(UTC)),
-            }
-        ],
+        "currentMetrics": [{"type": "Pods", "pods": current}] if value else [{"type": ""}],
+        "conditions": [active],
     }
     response = http.put(path("HorizontalPodAutoscaler", namespace, name) + "/status", json=hpa)
     assert response.status_code == 200, response.text
@@ -526,6 +526,22 @@ def test_hpa_status_over_target_for_the_window_moves_the_split(
     ]
     assert gateway_share(gateway_config(http, namespace, "burst")) == 40
 
+    # A metric that cannot be read holds the share, and says so.
+    write_hpa_status(http, namespace, "burst-metrics", None)
+    held = wait_for(
+        lambda: (lambda o: o if reason(o) == "MetricsUnavailable" else None)(
+            model_deployment(http, namespace, "burst")
+        ),
+        what="MetricsUnavailable",
+    )
+    assert (
+        "unable to get metric requests_in_flight"
+        in condition_of(held["status"], "Ready")[  # type: ignore[index]
+            "message"
+        ]
+    )
+    time.sleep(4)
+    assert share(http, namespace, "burst") == 40
     under_at = time.monotonic()
     write_hpa_status(http, namespace, "burst-metrics", "3")
     wait_share(http, namespace, "burst", 0, timeout=20)
