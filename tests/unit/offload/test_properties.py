@@ -61,7 +61,10 @@ def test_any_model_deployment(case: tuple[dict[str, Any], list[dict[str, Any]], 
         "metadata": {"name": "php-apache", "namespace": NAMESPACE, "generation": 1},
         "spec": spec,
     }
-    first = sync(request(parent, related=related), now=NOW, settings=HOOK_SETTINGS).to_json()
+    first_response = sync(request(parent, related=related), now=NOW, settings=HOOK_SETTINGS)
+    repeated = sync(request(parent, related=related), now=NOW, settings=HOOK_SETTINGS)
+    assert repeated.to_bytes() == first_response.to_bytes(), "not deterministic"
+    first = first_response.to_json()
     jsonschema.validate(first["status"], STATUS)
     children = [
         {**copy.deepcopy(c), "metadata": {**c["metadata"], "namespace": NAMESPACE}}
