@@ -558,13 +558,14 @@ def gateway_config(http: httpx.Client, namespace: str, name: str) -> dict[str, A
 
 
 def gateway_share(config_map: dict[str, Any]) -> int:
-    """The remote share of the gateway's route: what its local leg does not get."""
+    """The remote share of the gateway's route: what its local side (the cluster whose
+    name starts with `local`) does not get."""
     routes = yaml.safe_load(config_map["data"][envoy.RDS_FILE])["resources"][0]
     action = routes["virtual_hosts"][0]["routes"][-1]["route"]
     if "cluster" in action:
-        return 0 if action["cluster"] == envoy.LOCAL_FAILOVER else 100
-    weights = {c["name"]: c["weight"] for c in action["weighted_clusters"]["clusters"]}
-    return 100 - int(weights[envoy.LOCAL_FAILOVER])
+        return 0 if action["cluster"].startswith("local") else 100
+    clusters = action["weighted_clusters"]["clusters"]
+    return 100 - sum(int(c["weight"]) for c in clusters if c["name"].startswith("local"))
 
 
 def test_mesh_routing_objects_validate_and_follow_the_split(

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
-import yaml
 
 from hooks.contract import DecoratorRequest
-from hooks.offload import envoy
+from hooks.offload.api import NamedRemoteBackend
+from hooks.offload.children import labels, remote_leg
 from hooks.offload.controller import sync
+from hooks.offload.gateway import GatewayPlan, LocalLeg, build_gateway_children
 from hooks.offload.meshes import sync_gateway_api, sync_istio
 from hooks.settings import Settings
 from tests.conftest import NOW, Golden
 from tests.unit.offload.factory import (
+    BACKEND,
     gateway_slice,
     model_deployment,
     request,
@@ -22,6 +25,12 @@ from tests.unit.offload.factory import (
 )
 
 SETTINGS = Settings()
+GATEWAY = {
+    ("ConfigMap", "php-apache-offload-envoy"),
+    ("Deployment", "php-apache-offload"),
+    ("Service", "php-apache-offload"),
+}
+"""The gateway's children (gateway.py), by kind and name."""
 
 
 def kinds(children: list[dict[str, Any]]) -> list[tuple[str, str]]:
@@ -70,16 +79,6 @@ def test_failover_slice_exists_only_while_the_source_is_down() -> None:
     assert not [c for c in up["children"] if c["kind"] == "EndpointSlice"]
 
 
-def gateway_share(config_map: dict[str, Any]) -> int:
-    """The remote share of the gateway's route: what its local leg does not get."""
-    routes = yaml.safe_load(config_map["data"][envoy.RDS_FILE])["resources"][0]
-    action = routes["virtual_hosts"][0]["routes"][-1]["route"]
-    if "cluster" in action:
-        return 0 if action["cluster"] == envoy.LOCAL_FAILOVER else 100
-    weights = {c["name"]: c["weight"] for c in action["weighted_clusters"]["clusters"]}
-    return 100 - int(weights[envoy.LOCAL_FAILOVER])
-
-
 @pytest.mark.parametrize(("ready", "percentage"), [(0, 50), (2, 50), (2, 0)])
 def test_gateway_weights_equal_the_status(ready: int, percentage: int) -> None:
     status = {
@@ -95,9 +94,28 @@ def test_gateway_weights_equal_the_status(ready: int, percentage: int) -> None:
         ],
     }
     got = answer(model_deployment(percentage=percentage, status=status), ready=ready)
-    config = next(c for c in got["children"] if c["kind"] == "ConfigMap")
-    assert got["status"]["remotePercentage"] == (100 if ready == 0 else percentage)
-    assert gateway_share(config) == got["status"]["remotePercentage"]
+    share = got["status"]["remotePercentage"]
+    assert share == (100 if ready == 0 else percentage)
+    # The gateway's children are exactly those of a plan carrying the status' share.
+    remote = remote_leg(
+        NamedRemoteBackend.model_validate(BACKEND),
+        model="php-apache",
+        environment="production",
+        remote_policies=[],
+    )
+    plan = GatewayPlan(
+        name="php-apache",
+        namespace="ml",
+        local=LocalLeg("php-apache-local", 80),
+        remote=remote,
+        remote_percentage=share,
+        labels=labels("php-apache", "gateway"),
+    )
+    expected = build_gateway_children(plan, settings=SETTINGS)
+    emitted = [c for c in got["children"] if (c["kind"], c["metadata"]["name"]) in GATEWAY]
+    assert sorted(emitted, key=str) == sorted(expected, key=str)
+    other = replace(plan, remote_percentage=100 - share if share != 50 else 0)
+    assert build_gateway_children(other, settings=SETTINGS) != expected
 
 
 def decorate(parent: dict[str, Any], status: dict[str, Any]) -> DecoratorRequest:
@@ -171,12 +189,9 @@ def test_mesh_modes_use_the_gateway_for_the_remote_leg_only(mode: str) -> None:
 
 
 def own_children(children: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The children this controller builds itself; the gateway's (ConfigMap, Deployment,
-    Service `<name>-offload`) are tested beside their renderer."""
-    gateway = {("ConfigMap", "php-apache-offload-envoy")} | {
-        (kind, "php-apache-offload") for kind in ("Deployment", "Service")
-    }
-    return [c for c in children if (c["kind"], c["metadata"]["name"]) not in gateway]
+    """The children this controller builds itself; the gateway's are tested beside their
+    renderer."""
+    return [c for c in children if (c["kind"], c["metadata"]["name"]) not in GATEWAY]
 
 
 @pytest.mark.parametrize(
