@@ -62,6 +62,10 @@ class ControlPlaneFiles:
         return self.bin_dir / "kustomize"
 
     @property
+    def metrics_server(self) -> Path:
+        return self.bin_dir / "metrics-server"
+
+    @property
     def istio_crds(self) -> Path:
         return self.root / "crds" / "istio.yaml"
 
@@ -73,6 +77,11 @@ class ControlPlaneFiles:
     def kwok_stages(self) -> list[Path]:
         return sorted((self.root / "kwok-stages").glob("*.yaml"))
 
+    @property
+    def kwok_metrics(self) -> list[Path]:
+        """kwok's Metric and ClusterResourceUsage documents."""
+        return sorted((self.root / "kwok-metrics").glob("*.yaml"))
+
     def missing(self) -> list[Path]:
         """Files that a complete build has and this directory lacks."""
         binaries = [
@@ -83,12 +92,15 @@ class ControlPlaneFiles:
             self.kubectl,
             self.kwok,
             self.kustomize,
+            self.metrics_server,
         ]
         lacking = [path for path in [*binaries, self.istio_crds] if not path.is_file()]
         if not self.gateway_api_crds:
             lacking.append(self.root / "crds" / "gateway-api")
         if not self.kwok_stages:
             lacking.append(self.root / "kwok-stages")
+        if not self.kwok_metrics:
+            lacking.append(self.root / "kwok-metrics")
         return lacking
 
 

@@ -2,10 +2,17 @@
 for trying the hooks by hand.
 
 `LocalCluster` runs etcd, kube-apiserver, kube-controller-manager,
-kube-scheduler and kwok as child processes in a temporary directory, and
-tears them all down again: on `__exit__`, on an exception or
-KeyboardInterrupt, on SIGTERM (turned into SystemExit so the normal unwinding
-runs) and at interpreter exit. Nothing here needs root, Docker or a network.
+kube-scheduler, kwok and metrics-server as child processes in a temporary
+directory, and tears them all down again: on `__exit__`, on an exception or
+KeyboardInterrupt, at interpreter exit, on SIGTERM and SIGHUP (every process
+this interpreter started is killed, then the signal takes its default course)
+and, through each child's parent-death signal, when this process is killed
+outright. Nothing here needs root, Docker or a network.
+
+metrics-server is registered as the `v1beta1.metrics.k8s.io` APIService and
+scrapes kwok's emulated kubelets, so `kubectl top`, the HPA controller and
+anything reading PodMetrics see the usage set by the pods' annotations
+`kwok.x-k8s.io/usage-cpu` and `kwok.x-k8s.io/usage-memory`.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import atexit
 import base64
 import contextlib
 import logging
+import os
 import secrets
 import shutil
 import signal
@@ -37,13 +45,14 @@ from hooks.devcluster import components
 from hooks.devcluster.binaries import ControlPlaneFiles, find_controlplane
 from hooks.devcluster.nodes import DEFAULT_NODES, NodeSpec, build_node
 from hooks.devcluster.pki import generate
-from hooks.devcluster.process import Process, stop_all
+from hooks.devcluster.process import Process, kill_all, stop_all
 
 logger = logging.getLogger(__name__)
 
 FIELD_MANAGER = "aihooks-devcluster"
+METRICS_API = "v1beta1.metrics.k8s.io"
 
-_SignalHandler = Callable[[int, FrameType | None], Any] | int | signal.Handlers
+_SignalHandler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
 
 
 class ClusterStartError(RuntimeError):
@@ -95,7 +104,7 @@ class LocalCluster:
         self._processes: list[Process] = []
         self._token = ""
         self._server = ""
-        self._previous_sigterm: _SignalHandler | None = None
+        self._previous_handlers: dict[int, _SignalHandler] = {}
         self._client: Client | None = None
 
     # -- what tests use ------------------------------------------------------
@@ -219,7 +228,7 @@ class LocalCluster:
         self._log_dir = self._workdir / "logs"
         self._log_dir.mkdir()
         atexit.register(self.stop)
-        self._catch_sigterm()
+        self._catch_signals()
         try:
             self._launch(files)
         except Exception as error:
@@ -258,7 +267,7 @@ class LocalCluster:
             shutil.rmtree(self._workdir, ignore_errors=True)
         self._workdir = None
         atexit.unregister(self.stop)
-        self._restore_sigterm()
+        self._restore_signals()
 
     # -- internals -----------------------------------------------------------
 
@@ -270,17 +279,16 @@ class LocalCluster:
 
     def _launch(self, files: ControlPlaneFiles) -> None:
         workdir = self.workdir
-        etcd_client, etcd_peer, apiserver, controller_manager, scheduler = free_ports(5)
         layout = components.Layout(
             files=files,
             pki=generate(workdir / "pki", components.SERVICE_IPS),
-            ports=components.Ports(
-                etcd_client, etcd_peer, apiserver, controller_manager, scheduler
-            ),
+            ports=components.Ports(*free_ports(7)),
             etcd_dir=workdir / "etcd",
             token_file=workdir / "tokens.csv",
             kubeconfig=workdir / "kubeconfig",
+            metrics_server_dir=workdir / "metrics-server",
         )
+        apiserver = layout.ports.apiserver
         self._token = secrets.token_urlsafe(32)
         self._server = f"https://127.0.0.1:{apiserver}"
         layout.token_file.write_text(f"{self._token},admin,admin,system:masters\n")
@@ -296,6 +304,8 @@ class LocalCluster:
         self._spawn("kube-controller-manager", components.kube_controller_manager(layout))
         self._spawn("kube-scheduler", components.kube_scheduler(layout))
         self._spawn("kwok", components.kwok(layout))
+        self._spawn("metrics-server", components.metrics_server(layout))
+        self._register_metrics_api(layout.ports.metrics_server)
 
         for spec in self._nodes:
             self._create_node(spec)
@@ -327,6 +337,45 @@ class LocalCluster:
             lambda: bool(self._kube.get(ServiceAccount, "default", namespace="default")),
             self._start_timeout,
         )
+        with self.http() as http:
+            self._wait(
+                "the metrics.k8s.io APIService to be Available",
+                lambda: _condition_true(
+                    http.get(f"/apis/apiregistration.k8s.io/v1/apiservices/{METRICS_API}").json(),
+                    "Available",
+                ),
+                self._start_timeout,
+            )
+
+    def _register_metrics_api(self, port: int) -> None:
+        """The APIService that makes the API server proxy metrics.k8s.io to
+        metrics-server on loopback, through an ExternalName Service."""
+        service = {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "metrics-server", "namespace": "kube-system"},
+            "spec": {
+                "type": "ExternalName",
+                "externalName": "127.0.0.1",
+                "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
+            },
+        }
+        api_service = {
+            "apiVersion": "apiregistration.k8s.io/v1",
+            "kind": "APIService",
+            "metadata": {"name": METRICS_API},
+            "spec": {
+                "group": "metrics.k8s.io",
+                "version": "v1beta1",
+                "service": {"namespace": "kube-system", "name": "metrics-server", "port": port},
+                # metrics-server's certificate is self-signed in its --cert-dir.
+                "insecureSkipTLSVerify": True,
+                "groupPriorityMinimum": 100,
+                "versionPriority": 100,
+            },
+        }
+        for obj in (service, api_service):
+            self._kube.apply(codecs.from_dict(obj), force=True)
 
     def _spawn(self, name: str, argv: list[str]) -> None:
         self._processes.append(Process(name, argv, self.log_dir / f"{name}.log"))
@@ -384,27 +433,36 @@ class LocalCluster:
                 )
             time.sleep(0.1)
 
-    def _catch_sigterm(self) -> None:
-        """Turn SIGTERM into SystemExit so that `with` blocks and atexit run;
-        the default action would kill this process and orphan the
-        components. Only done where Python allows it and nobody else
-        already handles SIGTERM."""
+    def _catch_signals(self) -> None:
+        """On SIGTERM or SIGHUP, kill everything and then die of the signal.
+
+        Raising SystemExit instead would not do: pytest reports an exception
+        raised inside a test as that test's failure and carries on with a
+        dead cluster. Only done where Python allows it and nobody else
+        handles the signal (`aihooks dev` does, and unwinds on its own)."""
         if threading.current_thread() is not threading.main_thread():
             return
-        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        for signum in _FATAL_SIGNALS:
+            if signal.getsignal(signum) is signal.SIG_DFL:
+                self._previous_handlers[signum] = signal.signal(signum, self._on_fatal_signal)
+
+    def _on_fatal_signal(self, signum: int, frame: FrameType | None) -> None:
+        logger.warning("signal %d: killing the local cluster", signum)
+        # Not only the cluster's: the hooks server and Metacontroller too.
+        kill_all()
+        self.stop()
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+    def _restore_signals(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
             return
-        self._previous_sigterm = signal.signal(signal.SIGTERM, _raise_system_exit)
-
-    def _restore_sigterm(self) -> None:
-        if self._previous_sigterm is None:
-            return
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, self._previous_sigterm)
-            self._previous_sigterm = None
+        for signum, handler in self._previous_handlers.items():
+            signal.signal(signum, handler)
+        self._previous_handlers.clear()
 
 
-def _raise_system_exit(signum: int, frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)
+_FATAL_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
 def _ok(http: httpx.Client, path: str) -> bool:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hooks.devcluster.binaries import ControlPlaneFiles
-from hooks.devcluster.pki import Pki
+from hooks.devcluster.pki import FRONT_PROXY_CLIENT, Pki
 
 SERVICE_CIDR = "10.0.0.0/24"
 # The first address of the service range, which the `kubernetes` Service gets.
@@ -23,6 +23,13 @@ POD_CIDR = "10.244.0.0/16"
 # Lease duration kwok renews for every node; the node lifecycle controller's
 # default grace period (40 s) is measured against it.
 NODE_LEASE_SECONDS = 40
+# How often metrics-server scrapes every node (its minimum); its per-node
+# request timeout must stay below 90 % of it or it refuses to start.
+METRIC_RESOLUTION = "10s"
+KUBELET_REQUEST_TIMEOUT = "5s"
+# The HPA controller's loop, short enough for a test to see a scaling step in
+# well under a minute (the default is 15 s, with a 5 min cpu initialization).
+HPA_SYNC_PERIOD = "5s"
 
 
 @dataclass(frozen=True)
@@ -32,6 +39,9 @@ class Ports:
     apiserver: int
     controller_manager: int
     scheduler: int
+    metrics_server: int
+    kwok: int
+    """Every fake node's kubelet port: kwok serves each node's /metrics/resource there."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +54,8 @@ class Layout:
     etcd_dir: Path
     token_file: Path
     kubeconfig: Path
+    metrics_server_dir: Path
+    """Where metrics-server writes its self-signed serving certificate."""
 
 
 def etcd(layout: Layout) -> list[str]:
@@ -87,6 +99,17 @@ def kube_apiserver(layout: Layout) -> list[str]:
         # `kubernetes` Service's endpoints out of the way.
         "--endpoint-reconciler-type=none",
         "--allow-privileged=true",
+        # The aggregation layer, for metrics.k8s.io: the API server proxies to
+        # metrics-server with the front proxy's client certificate and the
+        # caller's identity in these headers. Aggregator routing stays off so
+        # that the APIService's ExternalName Service (127.0.0.1) is dialled.
+        f"--requestheader-client-ca-file={layout.pki.front_proxy_ca_cert}",
+        f"--requestheader-allowed-names={FRONT_PROXY_CLIENT}",
+        "--requestheader-username-headers=X-Remote-User",
+        "--requestheader-group-headers=X-Remote-Group",
+        "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+        f"--proxy-client-cert-file={layout.pki.front_proxy_client_cert}",
+        f"--proxy-client-key-file={layout.pki.front_proxy_client_key}",
         "--v=1",
     ]
 
@@ -120,6 +143,11 @@ def kube_controller_manager(layout: Layout) -> list[str]:
         # One admin identity for all controllers instead of a token per
         # controller: less to set up, same behaviour for the tests.
         "--use-service-account-credentials=false",
+        f"--horizontal-pod-autoscaler-sync-period={HPA_SYNC_PERIOD}",
+        # A new pod's cpu counts after 10 s instead of 5 min, and readiness
+        # changes are trusted after 5 s instead of 30 s.
+        "--horizontal-pod-autoscaler-cpu-initialization-period=10s",
+        "--horizontal-pod-autoscaler-initial-readiness-delay=5s",
     ]
 
 
@@ -136,8 +164,39 @@ def kwok(layout: Layout) -> list[str]:
         f"--kubeconfig={layout.kubeconfig}",
         # Explicit files replace kwok's ~/.kwok default config.
         *(f"--config={stage}" for stage in layout.files.kwok_stages),
+        # Resource-usage emulation: the Metric and ClusterResourceUsage
+        # documents make kwok answer each node's /metrics/resource with the
+        # usage set by the pods' kwok.x-k8s.io/usage-{cpu,memory} annotations.
+        *(f"--config={doc}" for doc in layout.files.kwok_metrics),
         "--manage-all-nodes=true",
         f"--node-lease-duration-seconds={NODE_LEASE_SECONDS}",
         f"--cidr={POD_CIDR}",
+        # Every node gets this InternalIP and kubelet port (only nodes created
+        # without addresses), which is where metrics-server scrapes.
         "--node-ip=127.0.0.1",
+        f"--node-port={layout.ports.kwok}",
+        f"--server-address=127.0.0.1:{layout.ports.kwok}",
+    ]
+
+
+def metrics_server(layout: Layout) -> list[str]:
+    kubeconfig = str(layout.kubeconfig)
+    return [
+        str(layout.files.metrics_server),
+        f"--secure-port={layout.ports.metrics_server}",
+        "--bind-address=127.0.0.1",
+        f"--cert-dir={layout.metrics_server_dir}",
+        f"--kubeconfig={kubeconfig}",
+        # Delegated authentication reads the front proxy's CA from the API
+        # server's extension-apiserver-authentication ConfigMap.
+        f"--authentication-kubeconfig={kubeconfig}",
+        f"--authorization-kubeconfig={kubeconfig}",
+        # The kwok nodes' addresses and ports; kwok's server presents a
+        # throw-away certificate.
+        "--kubelet-preferred-address-types=InternalIP",
+        "--kubelet-use-node-status-port",
+        "--kubelet-insecure-tls",
+        f"--kubelet-request-timeout={KUBELET_REQUEST_TIMEOUT}",
+        f"--metric-resolution={METRIC_RESOLUTION}",
+        "--v=1",
     ]

@@ -91,6 +91,7 @@ Logs: {cluster.log_dir}
   kubectl get inferencemodels
   kubectl apply -f {REPO_ROOT / "examples" / "prem"}
   kubectl get aideployments,aimodelmaps,autonodelabelers
+  kubectl top pods -A   # emulated: the pods' kwok.x-k8s.io/usage-cpu|memory annotations
 
 Press Ctrl-C to stop and remove everything.
 """

@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 KWOK_ANNOTATION = "kwok.x-k8s.io/node"
+# Where metrics-server reads a node's resource metrics; kwok serves
+# /metrics/nodes/<node>/metrics/resource on the nodes' kubelet port.
+METRICS_PATH_ANNOTATION = "metrics.k8s.io/resource-metrics-path"
 POOL_LABEL = "inference-pool"
 
 
@@ -32,7 +35,8 @@ class NodeSpec:
 
 def build_node(spec: NodeSpec) -> dict[str, Any]:
     """The Node object to create; capacity and allocatable are equal because
-    no system daemons run on a fake node."""
+    no system daemons run on a fake node. No `status.addresses`: kwok fills
+    in the InternalIP and kubelet port only where there are none."""
     resources = {"cpu": spec.cpu, "memory": spec.memory, "pods": spec.pods, **spec.extra_capacity}
     return {
         "apiVersion": "v1",
@@ -46,7 +50,11 @@ def build_node(spec: NodeSpec) -> dict[str, Any]:
                 "type": "kwok",
                 **spec.labels,
             },
-            "annotations": {KWOK_ANNOTATION: "fake", **spec.annotations},
+            "annotations": {
+                KWOK_ANNOTATION: "fake",
+                METRICS_PATH_ANNOTATION: f"/metrics/nodes/{spec.name}/metrics/resource",
+                **spec.annotations,
+            },
         },
         "status": {"capacity": dict(resources), "allocatable": dict(resources)},
     }

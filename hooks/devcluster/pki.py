@@ -6,6 +6,10 @@ lets the kubeconfig, the controller manager's `--root-ca-file` and the
 harness's own HTTP client all verify the server like a real cluster does.
 ECDSA P-256 keys because generating RSA keys costs a noticeable part of the
 start time; the API server accepts ECDSA for service-account tokens too.
+
+A second CA, the front proxy's, signs the client certificate with which the
+API server's aggregation layer calls metrics-server; metrics-server trusts
+the user headers of requests that present it.
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+# The common name of the aggregation layer's client certificate, which the API
+# server's --requestheader-allowed-names names.
+FRONT_PROXY_CLIENT = "front-proxy-client"
 # Names a client inside the cluster would use for the API server.
 SERVER_DNS_NAMES = (
     "localhost",
@@ -39,6 +46,9 @@ class Pki:
     server_key: Path
     service_account_key: Path
     service_account_public_key: Path
+    front_proxy_ca_cert: Path
+    front_proxy_client_cert: Path
+    front_proxy_client_key: Path
 
 
 def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
@@ -56,18 +66,15 @@ def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
-def generate(directory: Path, service_ips: tuple[str, ...]) -> Pki:
-    """Write a CA, a serving certificate for 127.0.0.1 and `service_ips`, and a
-    service-account signing key pair into `directory`."""
-    now = dt.datetime.now(dt.UTC)
-    not_before = now - dt.timedelta(minutes=5)  # tolerate small clock skew
-    not_after = now + dt.timedelta(days=7)
-
+def _ca(
+    common_name: str, not_before: dt.datetime, not_after: dt.datetime
+) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    """A self-signed CA that may sign leaf certificates only."""
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_cert = (
         x509.CertificateBuilder()
-        .subject_name(_name("aihooks-devcluster-ca"))
-        .issuer_name(_name("aihooks-devcluster-ca"))
+        .subject_name(_name(common_name))
+        .issuer_name(_name(common_name))
         .public_key(ca_key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(not_before)
@@ -89,6 +96,40 @@ def generate(directory: Path, service_ips: tuple[str, ...]) -> Pki:
         )
         .sign(ca_key, hashes.SHA256())
     )
+    return ca_key, ca_cert
+
+
+def _client_cert(
+    common_name: str,
+    ca_key: ec.EllipticCurvePrivateKey,
+    ca_cert: x509.Certificate,
+    not_before: dt.datetime,
+    not_after: dt.datetime,
+) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name(common_name))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    return key, cert
+
+
+def generate(directory: Path, service_ips: tuple[str, ...]) -> Pki:
+    """Write a CA, a serving certificate for 127.0.0.1 and `service_ips`, a
+    service-account signing key pair, and the front proxy's CA and client
+    certificate into `directory`."""
+    now = dt.datetime.now(dt.UTC)
+    not_before = now - dt.timedelta(minutes=5)  # tolerate small clock skew
+    not_after = now + dt.timedelta(days=7)
+
+    ca_key, ca_cert = _ca("aihooks-devcluster-ca", not_before, not_after)
 
     server_key = ec.generate_private_key(ec.SECP256R1())
     addresses = [ipaddress.ip_address(ip) for ip in ("127.0.0.1", *service_ips)]
@@ -117,6 +158,9 @@ def generate(directory: Path, service_ips: tuple[str, ...]) -> Pki:
         server_key=directory / "apiserver.key",
         service_account_key=directory / "service-account.key",
         service_account_public_key=directory / "service-account.pub",
+        front_proxy_ca_cert=directory / "front-proxy-ca.crt",
+        front_proxy_client_cert=directory / "front-proxy-client.crt",
+        front_proxy_client_key=directory / "front-proxy-client.key",
     )
     directory.mkdir(parents=True, exist_ok=True)
     pki.ca_cert.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
@@ -130,4 +174,11 @@ def generate(directory: Path, service_ips: tuple[str, ...]) -> Pki:
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
     )
+    proxy_ca_key, proxy_ca_cert = _ca("aihooks-devcluster-front-proxy-ca", not_before, not_after)
+    proxy_key, proxy_cert = _client_cert(
+        FRONT_PROXY_CLIENT, proxy_ca_key, proxy_ca_cert, not_before, not_after
+    )
+    pki.front_proxy_ca_cert.write_bytes(proxy_ca_cert.public_bytes(serialization.Encoding.PEM))
+    pki.front_proxy_client_cert.write_bytes(proxy_cert.public_bytes(serialization.Encoding.PEM))
+    _write_key(pki.front_proxy_client_key, proxy_key)
     return pki

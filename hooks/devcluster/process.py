@@ -5,7 +5,12 @@ A leaked kube-apiserver or etcd holds ports and a gigabyte of memory on a
 shared machine, so every process gets its own process group (the whole group
 is signalled, SIGTERM then SIGKILL, with bounded waits) and, on Linux, a
 parent-death signal so that even a SIGKILLed test runner takes its children
-with it.
+with it. The kernel sends that signal when the *thread* that started the
+child ends, so start processes from a thread that lives as long as they
+should (the main thread, in the e2e suite and `aihooks dev`).
+
+Every running `Process` is also listed here, so that a signal handler can
+kill all of them at once (`kill_all`) before the interpreter dies.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -29,11 +34,21 @@ _PR_SET_PDEATHSIG = 1
 _LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
 
 
-def _die_with_parent() -> None:
-    """Runs in the child between fork and exec: ask the kernel for SIGKILL
-    when the parent (thread) dies."""
-    if _LIBC is not None:
-        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+def _die_with(parent: int) -> Callable[[], None]:
+    def preexec() -> None:
+        """Runs in the child between fork and exec: ask the kernel for
+        SIGKILL when the parent (thread) dies, and die at once if it already
+        died before the request was made."""
+        if _LIBC is not None:
+            _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return preexec
+
+
+# Started and not yet killed, by pid.
+_running: dict[int, Process] = {}
 
 
 class Process:
@@ -52,11 +67,12 @@ class Process:
                 stdout=self._log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_die_with_parent,
+                preexec_fn=_die_with(os.getpid()),
             )
         except BaseException:
             self._log.close()
             raise
+        _running[self._popen.pid] = self
 
     @property
     def pid(self) -> int:
@@ -86,11 +102,21 @@ class Process:
         with contextlib.suppress(subprocess.TimeoutExpired):
             self._popen.wait(timeout=10)
         self._log.close()
+        _running.pop(self._popen.pid, None)
 
     def _signal_group(self, signum: int) -> None:
         # The group id is the pid: start_new_session made it a group leader.
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self._popen.pid, signum)
+
+
+def kill_all() -> None:
+    """SIGKILL every process group this interpreter started and has not
+    killed yet: the last resort of a signal handler, with no grace period."""
+    for process in list(_running.values()):
+        process._signal_group(signal.SIGKILL)
+    for process in list(_running.values()):
+        process.kill()
 
 
 def stop_all(processes: Sequence[Process], grace: float = 5.0) -> None:

@@ -6,6 +6,7 @@ otherwise). Shared by the e2e fixtures and `aihooks dev`.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -19,8 +20,8 @@ from hooks.devcluster.cluster import LocalCluster, free_port
 from hooks.devcluster.process import Process
 
 logger = logging.getLogger(__name__)
-VENDOR = REPO_ROOT.parent / "shared" / "vendor" / "metacontroller-v4.17.2"
-METACONTROLLER_CRDS = VENDOR / "metacontroller-crds-v1.yaml"
+# Metacontroller's own CRDs, shipped with the project (see the file's header).
+METACONTROLLER_CRDS = REPO_ROOT / "tools" / "controlplane" / "metacontroller-crds.yaml"
 
 
 class StackError(RuntimeError):
@@ -78,6 +79,18 @@ def controller_objects(hook_base_url: str) -> list[dict[str, Any]]:
     return objects
 
 
+def metacontroller_crds() -> Path:
+    """The CRD manifest to install before Metacontroller: `METACONTROLLER_CRDS` when it names
+    one (a release's `metacontroller-crds-v1.yaml`), the project's copy otherwise."""
+    chosen = os.environ.get("METACONTROLLER_CRDS")
+    if not chosen:
+        return METACONTROLLER_CRDS
+    path = Path(chosen)
+    if not path.is_file():
+        raise StackError(f"METACONTROLLER_CRDS={chosen} is not a file")
+    return path
+
+
 def start_metacontroller(
     binary: Path, cluster: LocalCluster, objects: list[dict[str, Any]], timeout: float = 30.0
 ) -> Process:
@@ -88,7 +101,7 @@ def start_metacontroller(
     """
     if not binary.is_file():
         raise StackError(f"METACONTROLLER_BIN={binary} is not a file")
-    cluster.apply_crds([METACONTROLLER_CRDS])
+    cluster.apply_crds([metacontroller_crds()])
     health = f"127.0.0.1:{free_port()}"
     process = Process(
         "metacontroller",

@@ -9,6 +9,7 @@ directory and the logs are kept after the session.
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 from collections.abc import Generator, Iterator
@@ -28,6 +29,14 @@ from hooks.devcluster import (
 from tests.e2e.waiting import wait_for
 
 _CLUSTER = pytest.StashKey[LocalCluster]()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """Which driver runs the controllers, at the top of every run's output."""
+    binary = os.environ.get("METACONTROLLER_BIN")
+    if binary:
+        return f"e2e controllers: Metacontroller, METACONTROLLER_BIN={binary}"
+    return "e2e controllers: the project's runner (tests/e2e/runner; METACONTROLLER_BIN unset)"
 
 
 @pytest.fixture(scope="session")

@@ -175,7 +175,7 @@ def _gone(pid: int) -> bool:
 def _start_then_fail(files: ControlPlaneFiles, seen: dict[str, Any]) -> None:
     with LocalCluster(files, nodes=[NodeSpec("kwok-solo")]) as second:
         seen.update(pids=second.pids, workdir=second.workdir)
-        assert len(second.pids) == 5
+        assert len(second.pids) == 6
         assert not any(_gone(pid) for pid in second.pids)
         raise RuntimeError("body failed")
 

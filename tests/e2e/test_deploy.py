@@ -11,10 +11,10 @@ import yaml
 
 from hooks.cli import REPO_ROOT
 from hooks.devcluster import ControlPlaneFiles, LocalCluster
+from hooks.devcluster.stack import metacontroller_crds
 
 pytestmark = pytest.mark.e2e
 OVERLAYS = ("dev", "production", "offload-default-backend")
-VENDOR_CRDS = REPO_ROOT.parent / "shared/vendor/metacontroller-v4.17.2/metacontroller-crds-v1.yaml"
 
 
 def _build(files: ControlPlaneFiles, overlay: str) -> list[dict[str, Any]]:
@@ -85,7 +85,7 @@ def test_api_server_accepts_the_overlay(
     cluster: LocalCluster, controlplane_files: ControlPlaneFiles, overlay: str, tmp_path: Path
 ) -> None:
     kubectl = [str(controlplane_files.kubectl), "--kubeconfig", str(cluster.kubeconfig)]
-    cluster.apply_crds([VENDOR_CRDS])
+    cluster.apply_crds([metacontroller_crds()])
     manifest = tmp_path / "rendered.yaml"
     manifest.write_text(yaml.safe_dump_all(_build(controlplane_files, overlay)))
     subprocess.run(

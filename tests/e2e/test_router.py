@@ -4,10 +4,9 @@ Each test runs `aihooks router` as a subprocess, serving the test's namespace,
 authenticated as a ServiceAccount bound to the ClusterRole of
 `deploy/base/router/rbac.yaml` (so the deploy's RBAC is proven sufficient).
 The backends are the OpenAI-shaped echo server on loopback; kwok makes the
-Deployments' pods ready. The peak-memory observer reads PodMetrics from a
-loopback stand-in for metrics-server (`--metrics-url`): a real `APIService`
-needs an aggregated API server this cluster does not run, and past the HTTP
-request the observer's code path is the same.
+Deployments' pods ready. Here the peak-memory observer reads PodMetrics from a
+loopback stand-in for metrics-server (`--metrics-url`), whose usage the test sets
+directly; test_metrics.py runs it against the cluster's real metrics.k8s.io API.
 """
 
 from __future__ import annotations
@@ -536,7 +535,8 @@ def test_without_a_metrics_api_the_observer_says_so_once(
     kube: Client, namespace: str, start_router: Any, echo: tuple[EchoBackend, str]
 ) -> None:
     _, url = echo
-    router = start_router()
+    # The cluster serves metrics.k8s.io: point the router at a port where nothing does.
+    router = start_router(metrics_url=f"http://127.0.0.1:{_free_port()}")
     create_model(kube, namespace, "unmeasured", url)
     wait_ready(kube, namespace, "unmeasured")
     wait_for(

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the local Kubernetes control plane the e2e suite runs against
 # (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd,
-# kwok, kustomize) from the pinned wrapper modules beside this script, and
-# gathers the third-party CRDs and kwok Stage documents the harness applies.
+# kwok, kustomize, metrics-server) from the pinned wrapper modules beside this
+# script, and gathers the third-party CRDs and the kwok Stage and metrics
+# documents the harness applies.
 #
 # The output goes to a cache directory outside the clone, keyed by the pinned
 # versions, because a cold build takes tens of minutes and several GB of Go
@@ -49,11 +50,15 @@ k8s_version=$(pinned kubernetes k8s.io/kubernetes)
 etcd_version=$(pinned etcd go.etcd.io/etcd/server/v3)
 kwok_version=$(pinned kwok sigs.k8s.io/kwok)
 kustomize_version=$(pinned kustomize sigs.k8s.io/kustomize/kustomize/v5)
+metrics_server_version=$(pinned metrics-server sigs.k8s.io/metrics-server)
 
 key="k8s-${k8s_version}_etcd-${etcd_version}_kwok-${kwok_version}_kustomize-${kustomize_version}"
+key+="_metrics-server-${metrics_server_version}"
 out="${AIHOOKS_CACHE:-$HOME/.cache/aihooks}/controlplane/$key"
-binaries=(kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok kustomize)
+binaries=(kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok kustomize
+  metrics-server)
 assets_stamp="istio-${istio_api_version} gateway-api-${gateway_api_version} kwok-${kwok_version}"
+assets_stamp+=" kwok-metrics"
 
 complete() {
   local b
@@ -97,6 +102,9 @@ build etcd etcd go.etcd.io/etcd/server/v3
 build kwok kwok sigs.k8s.io/kwok/cmd/kwok
 build kustomize kustomize sigs.k8s.io/kustomize/kustomize/v5 \
   -ldflags "-X sigs.k8s.io/kustomize/api/provenance.version=$kustomize_version"
+# Its Makefile sets the version in client-go; without it it reports v0.0.0-master.
+build metrics-server metrics-server sigs.k8s.io/metrics-server/cmd/metrics-server \
+  -ldflags "-X k8s.io/client-go/pkg/version.gitVersion=$metrics_server_version"
 
 log "collecting CRDs and kwok stages ($assets_stamp)"
 istio_dir=$(module_dir_at "istio.io/api@$istio_api_version")
@@ -105,7 +113,7 @@ kwok_dir=$(module_dir kwok sigs.k8s.io/kwok)
 [[ -n $istio_dir && -n $gateway_dir && -n $kwok_dir ]] || { log "module download failed"; exit 1; }
 
 assets="$tmp/assets"
-mkdir -p "$assets/crds/gateway-api" "$assets/kwok-stages"
+mkdir -p "$assets/crds/gateway-api" "$assets/kwok-stages" "$assets/kwok-metrics"
 cp "$istio_dir/kubernetes/customresourcedefinitions.gen.yaml" "$assets/crds/istio.yaml"
 cp "$gateway_dir"/config/crd/standard/*.yaml "$assets/crds/gateway-api/"
 # What kwok's own `kustomize/stage/fast` bundle lists, with node heartbeats
@@ -116,9 +124,14 @@ cp "$kwok_dir/kustomize/stage/node/fast/node-initialize.yaml" \
   "$kwok_dir/kustomize/stage/pod/fast/pod-complete.yaml" \
   "$kwok_dir/kustomize/stage/pod/fast/pod-delete.yaml" \
   "$assets/kwok-stages/"
+# Resource-usage emulation: the kubelet's /metrics/resource endpoint per node,
+# fed by the usage that pods' kwok.x-k8s.io/usage-{cpu,memory} annotations set.
+cp "$kwok_dir/kustomize/metrics/resource/metrics-resource.yaml" \
+  "$kwok_dir/kustomize/metrics/usage/usage-from-annotation.yaml" \
+  "$assets/kwok-metrics/"
 chmod -R u+w "$assets"
-rm -rf "$out/crds" "$out/kwok-stages"
-mv "$assets/crds" "$assets/kwok-stages" "$out/"
+rm -rf "$out/crds" "$out/kwok-stages" "$out/kwok-metrics"
+mv "$assets/crds" "$assets/kwok-stages" "$assets/kwok-metrics" "$out/"
 echo "$assets_stamp" > "$out/assets.stamp"
 
 echo "$out"
