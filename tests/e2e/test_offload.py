@@ -734,6 +734,68 @@ def test_every_example_is_accepted(
                 assert response.status_code == 201, f"{example.name}: {response.text}"
 
 
+USAGE_CPU = "kwok.x-k8s.io/usage-cpu"
+"""kwok's emulated cpu usage of a pod, which metrics-server scrapes (every 10 s)."""
+
+
+def set_cpu_usage(http: httpx.Client, namespace: str, selector: str, usage: str) -> None:
+    pods = http.get(f"/api/v1/namespaces/{namespace}/pods", params={"labelSelector": selector})
+    pods.raise_for_status()
+    for pod in pods.json()["items"]:
+        response = http.patch(
+            f"/api/v1/namespaces/{namespace}/pods/{pod['metadata']['name']}",
+            json={"metadata": {"annotations": {USAGE_CPU: usage}}},
+            headers={"Content-Type": "application/merge-patch+json"},
+        )
+        assert response.status_code == 200, response.text
+
+
+def test_emulated_cpu_through_metrics_server_moves_the_split(
+    controllers: object, cluster: LocalCluster, namespace: str
+) -> None:
+    """kwok's usage -> metrics-server -> the HPA controller -> the ModelDeployment: 20m of a
+    200m request is under a 50 % target, 180m is over it, and back."""
+    with cluster.http() as http:
+        workload(http, namespace, pod_annotations={USAGE_CPU: "20m"})
+        config = {
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": "cpu",
+                        "target": {"type": "Utilization", "averageUtilization": 50},
+                    },
+                }
+            ],
+            "behavior": {
+                "percentage": 60,
+                "scaleUp": {"stabilizationWindowSeconds": 5},
+                "scaleDown": {"stabilizationWindowSeconds": 5},
+            },
+        }
+        create(http, namespace, offloading("cpu", offloadingConfig=config))
+
+        def measured(low: int, high: int) -> dict[str, Any] | None:
+            obj = model_deployment(http, namespace, "cpu")
+            metrics = (obj.get("status") or {}).get("metrics") or [{}]
+            current = str(metrics[0].get("current") or "").rstrip("%")
+            return obj if current.isdigit() and low <= int(current) <= high else None
+
+        obj = wait_for(lambda: measured(0, 20), what="cpu measured under target", timeout=150)
+        assert reason(obj) == "BelowTarget"
+        assert obj["status"]["remotePercentage"] == 0
+        set_cpu_usage(http, namespace, "run=model", "180m")
+        started = time.monotonic()
+        obj = wait_share(http, namespace, "cpu", 60, timeout=150)
+        log.info("emulated cpu over target -> 60%% remote in %.1fs", time.monotonic() - started)
+        assert reason(obj) == "MetricOverTarget"
+        assert obj["status"]["metrics"][0]["over"] is True
+        set_cpu_usage(http, namespace, "run=model", "20m")
+        started = time.monotonic()
+        wait_share(http, namespace, "cpu", 0, timeout=150)
+        log.info("emulated cpu under target -> 0%% remote in %.1fs", time.monotonic() - started)
+
+
 @pytest.mark.parametrize(
     ("spec", "says"),
     [
