@@ -4,6 +4,7 @@
 - `local`: a small HTTP/1.1 server standing for the user's pods, killed and
   restarted by the failover test; its answers say `"served_by": "local"` and
   echo the headers it received, so a test sees any credential that leaked;
+- `drop`: reads each request and closes the connection without answering;
 - `token`: an OAuth2 token endpoint (client credentials) that counts its calls
   and keeps the forms it received, readable at `/calls`.
 
@@ -59,6 +60,18 @@ class LocalHandler(_Quiet):
         }
 
 
+class DropHandler(_Quiet):
+    """Reads a whole request, then closes the connection without an answer: a
+    server that died while it held the request."""
+
+    def do_GET(self) -> None:
+        self.close_connection = True
+
+    def do_POST(self) -> None:
+        self._body()
+        self.close_connection = True
+
+
 class TokenHandler(_Quiet):
     calls: list[dict[str, list[str]]] = []  # noqa: RUF012 (one server per process)
     lock = threading.Lock()
@@ -87,7 +100,7 @@ class TokenHandler(_Quiet):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("kind", choices=["echo", "local", "token"])
+    parser.add_argument("kind", choices=["echo", "local", "drop", "token"])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     parser.add_argument("--expires-in", type=int, default=3600)
@@ -104,7 +117,7 @@ def main() -> None:
             ssl_keyfile=key,
         )
         return
-    handler = LocalHandler if args.kind == "local" else TokenHandler
+    handler = {"local": LocalHandler, "drop": DropHandler, "token": TokenHandler}[args.kind]
     TokenHandler.expires_in = args.expires_in
     ThreadingHTTPServer.allow_reuse_address = True
     ThreadingHTTPServer.daemon_threads = True

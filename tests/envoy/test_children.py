@@ -185,5 +185,21 @@ def test_local_side_is_the_projects_own_service() -> None:
 def test_plan_problems(reason: str, the_plan: GatewayPlan, want: list[str]) -> None:
     problems = plan_problems(the_plan)
     assert len(problems) == len(want), (reason, problems)
+    # Hostile or not, the plan renders: the controller decides what to do with it.
+    assert len(build_gateway_children(the_plan, settings=SETTINGS)) == 3
     for problem, fragment in zip(problems, want, strict=True):
         assert fragment in problem, (reason, problem)
+
+
+def test_admin_on_loopback_only() -> None:
+    bootstrap = yaml.safe_load(envoy.render(VARIANTS["everything"])[envoy.BOOTSTRAP_FILE])
+    assert bootstrap["admin"]["address"]["socket_address"]["address"] == "127.0.0.1"
+    (ops,) = bootstrap["static_resources"]["listeners"]
+    assert ops["address"]["socket_address"]["port_value"] == envoy.OPS_PORT
+
+
+def test_config_map_fits() -> None:
+    # A ConfigMap holds at most 1 MiB.
+    for the_plan in VARIANTS.values():
+        size = sum(len(v) for v in children(the_plan)["ConfigMap"]["data"].values())
+        assert size < 64 * 1024

@@ -65,3 +65,33 @@ def test_local_death_is_answered_by_the_remote(
     assert during == {"remote": RESTART_AT - KILL_AT - 50}, during
     assert Counter(sides[:KILL_AT]) == {"local": KILL_AT}
     assert 0 < returned < RETURN_WITHIN, returned
+
+
+def test_a_request_sent_is_not_sent_again_unless_idempotent(tmp_path: Path) -> None:
+    # The local server takes each request and dies on it: a POST may have been
+    # acted on, so it fails; a GET is safe to repeat, so the remote answers it.
+    local, remote = Server("drop"), Server("echo")
+    with servers(local, remote):
+        the_plan = plan(local_port=local.port, remote_port=remote.port, percentage=0)
+        with gateway(tmp_path, the_plan, local_address=("127.0.0.1", local.port)) as gw:
+            client = Client(gw.port)
+            post = client.request()
+            get = client.request(method="GET")
+            client.close()
+    assert post.status == 503, post
+    assert get.side == "remote", get
+
+
+def test_a_large_body_fails_over(tmp_path: Path) -> None:
+    # The local server dies between two requests: Envoy still believes it healthy,
+    # connects, fails, and replays the body on the remote (it keeps up to 1 MiB).
+    local, remote = Server("local"), Server("echo")
+    with servers(local, remote):
+        the_plan = plan(local_port=local.port, remote_port=remote.port, percentage=0)
+        with gateway(tmp_path, the_plan, local_address=("127.0.0.1", local.port)) as gw:
+            client = Client(gw.port)
+            assert client.request().side == "local"
+            local.kill()
+            answer = client.request({"model": "m", "pad": "x" * 500_000})
+            client.close()
+    assert answer.side == "remote", answer
