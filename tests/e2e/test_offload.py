@@ -237,22 +237,23 @@ def test_seed_walkthrough(controllers: object, default_namespace: httpx.Client) 
     assert reason(obj) in ("BelowTarget", "MetricsUnavailable")
     # No hot loop: once settled, the ModelDeployment is not written again.
     wait_for(lambda: settled(http, "default", "php-apache"), what="a settled ModelDeployment")
-    # The HPA controller reads the ModelDeployment through its scale subresource.
-    hpa = wait_for(
-        lambda: (lambda h: h if condition_of(h.get("status"), "AbleToScale") else None)(
-            get(http, "HorizontalPodAutoscaler", "default", "php-apache-metrics") or {}
-        ),
-        what="the HPA controller's view of the metrics HPA",
-        timeout=45,
-    )
-    able = condition_of(hpa["status"], "AbleToScale")
-    assert able is not None
-    assert able["status"] == "True", able
+
+    # The HPA controller reads the ModelDeployment through its scale subresource (once
+    # its discovery, refreshed every 30 s, knows the CRD installed at the session's start).
+    def able_to_scale() -> dict[str, Any] | None:
+        hpa = get(http, "HorizontalPodAutoscaler", "default", "php-apache-metrics") or {}
+        able = condition_of(hpa.get("status"), "AbleToScale") or {}
+        return dict(able) if able.get("status") == "True" else None
+
+    able = wait_for(able_to_scale, what="the metrics HPA AbleToScale", timeout=90)
+    assert able["reason"] == "SucceededGetScale", able
     assert status["remotePercentage"] == 0
     assert status["backend"] == "e2e-remote"
     assert status["selector"] == "run=php-apache"
     assert status["sourceReadyReplicas"] == 1
     assert failover_slice(http, "default", "php-apache") is None
+    hpa = get(http, "HorizontalPodAutoscaler", "default", "php-apache-metrics")
+    assert hpa is not None
     assert hpa["spec"]["scaleTargetRef"]["kind"] == "ModelDeployment"
     scale_view = http.get(path("ModelDeployment", "default", "php-apache") + "/scale").json()
     assert scale_view["spec"]["replicas"] == 1
