@@ -248,8 +248,16 @@ def _columns(columns: tuple[PrinterColumn, ...]) -> list[JSON]:
     return out
 
 
+class _NoAliases(yaml.SafeDumper):
+    """Writes a schema shared by two fields out twice, as the API server shows it,
+    instead of as a YAML anchor and alias."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def crd_yaml(resource: CustomResource) -> str:
-    body = yaml.safe_dump(crd_manifest(resource), sort_keys=False, width=100)
+    body = yaml.dump(crd_manifest(resource), Dumper=_NoAliases, sort_keys=False, width=100)
     return GENERATED_HEADER + body
 
 

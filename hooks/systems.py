@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hooks import inference, mlops, prem
+from hooks import inference, mlops, offload, prem
 from hooks.crdgen import CustomResource
 from hooks.registry import Controller
 
@@ -10,9 +10,11 @@ CONTROLLERS: tuple[Controller, ...] = (
     *inference.CONTROLLERS,
     *prem.CONTROLLERS,
     *mlops.CONTROLLERS,
+    *offload.CONTROLLERS,
 )
 CUSTOM_RESOURCES: tuple[CustomResource, ...] = (
     *inference.CUSTOM_RESOURCES,
     *prem.CUSTOM_RESOURCES,
     *mlops.CUSTOM_RESOURCES,
+    *offload.CUSTOM_RESOURCES,
 )

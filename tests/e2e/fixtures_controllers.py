@@ -8,6 +8,7 @@ project's runner (`tests/e2e/runner`) otherwise.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,12 +26,23 @@ from hooks.devcluster.stack import (
 )
 from tests.e2e.runner import Runner
 
+E2E_REMOTE_BACKEND = {
+    "name": "e2e-remote",
+    "host": "remote.offload.test",
+    "location": {"country": "us", "continent": "na"},
+}
+"""The install's default remote backend in the suite: the seeds' ModelDeployments name none."""
+
 
 @pytest.fixture(scope="session")
 def hooks_server(cluster: LocalCluster) -> Iterator[str]:
-    """The base URL of a real `aihooks serve` on loopback."""
+    """The base URL of a real `aihooks serve` on loopback, with the suite's settings."""
     try:
-        process, url = serve_hooks(cluster.log_dir)
+        with pytest.MonkeyPatch.context() as environment:
+            environment.setenv(
+                "AIHOOKS_OFFLOAD_DEFAULT_REMOTE_BACKEND", json.dumps(E2E_REMOTE_BACKEND)
+            )
+            process, url = serve_hooks(cluster.log_dir)
     except StackError as error:
         pytest.fail(str(error), pytrace=False)
     yield url

@@ -17,7 +17,7 @@ from hooks.devcluster.stack import metacontroller_crds
 from hooks.systems import CUSTOM_RESOURCES
 
 pytestmark = pytest.mark.e2e
-OVERLAYS = ("dev", "production")
+OVERLAYS = ("dev", "production", "offload-default-backend")
 
 
 def _build(files: ControlPlaneFiles, overlay: str) -> list[dict[str, Any]]:
