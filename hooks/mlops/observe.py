@@ -17,7 +17,14 @@ from hooks.contract import CompositeRequest, resource_key
 from hooks.k8s.model import KubeModel, describe_errors
 from hooks.k8s.objects import JSON, annotations_of, field_at, labels_of, name_of, namespace_of
 
-from .api import ARTIFACT_ANNOTATION, FETCHABLE_SCHEMES, READY, REVISION_LABEL, ModelSpec
+from .api import (
+    ARTIFACT_ANNOTATION,
+    FETCHABLE_SCHEMES,
+    READY,
+    RESERVED_PORTS,
+    REVISION_LABEL,
+    ModelSpec,
+)
 from .children import FETCH, revision_name, service_name, volume_claim_name
 from .revisions import RevisionView, read_revision
 
@@ -175,6 +182,29 @@ def _failure(status: Mapping[str, Any]) -> str | None:
             lines = [line for line in message.splitlines() if line.strip()]
             text = lines[-1] if lines else f"exit code {code}"
             return text[:MESSAGE_LIMIT]
+    return None
+
+
+def rule_problem(spec: ModelSpec) -> str | None:
+    """What the schema's CEL rules refuse, judged again: the hook is not the API server."""
+    if spec.port in RESERVED_PORTS:
+        return f"spec.port {spec.port} is one of the sidecars' ports"
+    if spec.metrics.output in ("http", "forward") and not spec.metrics.host:
+        return f"spec.metrics.host is required when metrics.output is {spec.metrics.output}"
+    if spec.capture.output == "http" and not spec.capture.url:
+        return "spec.capture.url is required when capture.output is http"
+    for variable in spec.env:
+        source = variable.value_from
+        if source is not None and variable.value is not None:
+            return f"spec.env {variable.name}: give value or valueFrom, not both"
+        refs = (
+            (source.secret_key_ref, source.config_map_key_ref, source.field_ref) if source else ()
+        )
+        if source is not None and sum(ref is not None for ref in refs) != 1:
+            return (
+                f"spec.env {variable.name}: valueFrom takes exactly one of secretKeyRef, "
+                "configMapKeyRef and fieldRef"
+            )
     return None
 
 

@@ -116,6 +116,29 @@ def test_capture_to_a_url_and_none() -> None:
             {"capture": {"output": "http", "url": "http://m"}},
             "CaptureIntoOwnService",
         ),
+        ("a sidecar's port", {"port": NGINX_HTTP_PORT}, "InvalidSpec"),
+        ("metrics without a host", {"metrics": {"output": "forward"}}, "InvalidSpec"),
+        ("capture without a url", {"capture": {"output": "http"}}, "InvalidSpec"),
+        (
+            "value and valueFrom",
+            {"env": [{"name": "A", "value": "1", "valueFrom": {}}]},
+            "InvalidSpec",
+        ),
+        (
+            "two sources",
+            {
+                "env": [
+                    {
+                        "name": "A",
+                        "valueFrom": {
+                            "secretKeyRef": {"name": "s", "key": "k"},
+                            "fieldRef": {"fieldPath": "metadata.name"},
+                        },
+                    }
+                ]
+            },
+            "InvalidSpec",
+        ),
     ],
 )
 def test_what_only_the_hook_judges_keeps_the_children(
