@@ -11,13 +11,23 @@ that every module spells them once.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import Field
 
 from hooks.crdgen import CustomResource, PrinterColumn
 from hooks.k8s.conditions import CONDITIONS_SCHEMA_EXTRA, Condition
 from hooks.k8s.model import KubeModel
+from hooks.k8s.schema import (
+    IMAGE_MAX,
+    LABEL_MAX,
+    LIST_MAX,
+    NAME_MAX,
+    QUANTITY_MAX,
+    TEXT_MAX,
+    URL_MAX,
+    label_map,
+)
 
 GROUP, VERSION = "mlops.aihooks.dev", "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
@@ -64,19 +74,24 @@ REASON_NAME_CONFLICT = "DerivedNameConflict"
 REASON_MODELS_NOT_READY = "ModelsNotReady"
 REASON_CONFIG_NOT_FOUND = "ConfigNotFound"
 REASON_CONFIG_NOT_READY = "ConfigNotReady"
+REASON_INVALID_SPEC = "InvalidSpec"
+"""A spec the hook cannot read (the schema lets few such specs through)."""
 
+AccessMode = Literal["ReadWriteOnce", "ReadWriteMany", "ReadWriteOncePod"]
+ACCESS_MODES = get_args(AccessMode)
 Phase = Literal["Pending", "Downloading", "Ready", "RollingOut", "Failed"]
 FETCHABLE_SCHEMES = ("http", "https")
 DEFAULT_GATEWAY_SELECTOR = {"istio": "ingressgateway"}
 
 _DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 _HOST = r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 _URL = r"^[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#]+[^\s]*$"
 _HTTP_URL = r"^https?://[^\s/?#]+[^\s]*$"
 _QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$"
-_LABEL_VALUE = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
-_Arg = Annotated[str, Field(max_length=4096)]
-_OPEN: dict[str, Any] = {"x-kubernetes-preserve-unknown-fields": True}
+_ENV_NAME = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
+_Arg = Annotated[str, Field(max_length=TEXT_MAX)]
+ENV_MAX, ENV_VALUE_MAX, ARGS_MAX = 128, 32768, 256
 
 
 def _name_rule(kind: str, names: str) -> dict[str, Any]:
@@ -89,21 +104,74 @@ def _name_rule(kind: str, names: str) -> dict[str, Any]:
 
 
 _QUANTITIES: dict[str, Any] = {
-    "additionalProperties": {"type": "string", "pattern": _QUANTITY, "maxLength": 64},
+    "additionalProperties": {"type": "string", "pattern": _QUANTITY, "maxLength": QUANTITY_MAX},
     "maxProperties": 16,
+}
+"""A core/v1 ResourceList of quantity strings (the hook compares none of them)."""
+
+
+class KeySelector(KubeModel):
+    """A key of a Secret or ConfigMap in the Model's namespace."""
+
+    name: str = Field(min_length=1, max_length=NAME_MAX)
+    """Name of the Secret or ConfigMap."""
+    key: str = Field(min_length=1, max_length=NAME_MAX, pattern=r"^[-._a-zA-Z0-9]+$")
+    """The key whose value is used."""
+    optional: bool | None = None
+    """Start the container even when the object or its key is missing."""
+
+
+class FieldSelector(KubeModel):
+    """A field of the pod (core/v1 ObjectFieldSelector), e.g. `metadata.name`."""
+
+    field_path: str = Field(min_length=1, max_length=NAME_MAX)
+    """The field's path."""
+    api_version: str | None = Field(default=None, max_length=LABEL_MAX)
+    """The version the path is in (default v1)."""
+
+
+class EnvVarSource(KubeModel):
+    """Where a variable's value comes from (core/v1 EnvVarSource): exactly one of these."""
+
+    secret_key_ref: KeySelector | None = None
+    """A key of a Secret: credentials never sit in the Model."""
+    config_map_key_ref: KeySelector | None = None
+    """A key of a ConfigMap."""
+    field_ref: FieldSelector | None = None
+    """A field of the pod."""
+
+
+_ONE_SOURCE: dict[str, Any] = {
+    "x-kubernetes-validations": [
+        {
+            "rule": "(has(self.secretKeyRef) ? 1 : 0) + (has(self.configMapKeyRef) ? 1 : 0)"
+            " + (has(self.fieldRef) ? 1 : 0) == 1",
+            "message": "env[].valueFrom takes exactly one of secretKeyRef, configMapKeyRef "
+            "and fieldRef",
+        }
+    ]
 }
 
 
 class EnvVar(KubeModel):
     """An environment variable of the serving container (core/v1 EnvVar)."""
 
-    name: str = Field(min_length=1, max_length=256)
+    name: str = Field(min_length=1, max_length=256, pattern=_ENV_NAME)
     """The variable's name."""
-    value: str | None = Field(default=None, max_length=32768)
+    value: str | None = Field(default=None, max_length=ENV_VALUE_MAX)
     """Its value."""
-    value_from: dict[str, Any] | None = Field(default=None, json_schema_extra=_OPEN)
-    """Where the value comes from instead (core/v1 EnvVarSource), e.g. a Secret's key:
-    credentials never sit in the Model."""
+    value_from: EnvVarSource | None = Field(default=None, json_schema_extra=_ONE_SOURCE)
+    """Where the value comes from instead, e.g. a Secret's key."""
+
+
+_ENV_RULES: dict[str, Any] = {
+    "x-kubernetes-validations": [
+        {
+            "rule": "self.all(e, !(has(e.value) && has(e.valueFrom)))",
+            "message": "env[]: give value or valueFrom, not both",
+        }
+    ]
+}
 
 
 class Resources(KubeModel):
@@ -122,7 +190,7 @@ class Metrics(KubeModel):
     """`prometheus` (default): a Prometheus endpoint on the pod, served at the monitoring
     URL's `/metrics`; `stdout`: the sidecar's log; `http`: JSON records POSTed to
     host:port/uri; `forward`: a Fluentd or Fluent Bit aggregator at host:port."""
-    host: str | None = Field(default=None, max_length=253, pattern=_HOST)
+    host: str | None = Field(default=None, max_length=NAME_MAX, pattern=_HOST)
     """The receiver's host name (required for `http` and `forward`)."""
     port: int | None = Field(default=None, ge=1, le=65535)
     """The receiver's port (default 80 for `http`, 24224 for `forward`)."""
@@ -147,9 +215,9 @@ class Capture(KubeModel):
     """`file` (default): goreplay files in an emptyDir of the pod (`/capture`); `http`:
     replayed to `url` (a shadow deployment, never this Model's own Service); `none`: no
     capture sidecar."""
-    url: str | None = Field(default=None, max_length=2048, pattern=_HTTP_URL)
+    url: str | None = Field(default=None, max_length=URL_MAX, pattern=_HTTP_URL)
     """The http(s) URL requests are replayed to (required for `http`)."""
-    size_limit: str = Field(default="1Gi", pattern=_QUANTITY, max_length=64)
+    size_limit: str = Field(default="1Gi", pattern=_QUANTITY, max_length=QUANTITY_MAX)
     """Size of the capture emptyDir; goreplay rotates its files within it."""
 
 
@@ -176,24 +244,26 @@ _PORT_RULE: dict[str, Any] = {
 class ModelSpec(KubeModel):
     """A model server and the artifact it serves."""
 
-    image: str = Field(min_length=1, max_length=1024)
+    image: str = Field(min_length=1, max_length=IMAGE_MAX)
     """The serving container's image."""
-    artifact: str = Field(max_length=2048, pattern=_URL)
+    artifact: str = Field(max_length=URL_MAX, pattern=_URL)
     """URL of the model artifact, a `.tar.gz` unpacked into the volume before the server
     starts (http and https are fetched)."""
-    artifact_checksum: str | None = Field(default=None, pattern=r"^sha256:[0-9a-f]{64}$")
+    artifact_checksum: str | None = Field(
+        default=None, max_length=71, pattern=r"^sha256:[0-9a-f]{64}$"
+    )
     """`sha256:<hex>` of the artifact; a download that does not match fails."""
-    command: list[_Arg] = Field(default_factory=list, max_length=64)
+    command: list[_Arg] = Field(default_factory=list, max_length=LIST_MAX)
     """The serving container's entrypoint (the image's when empty)."""
-    args: list[_Arg] = Field(default_factory=list, max_length=256)
+    args: list[_Arg] = Field(default_factory=list, max_length=ARGS_MAX)
     """Arguments of the entrypoint."""
-    size: str = Field(default="10Gi", pattern=_QUANTITY, max_length=64)
+    size: str = Field(default="10Gi", pattern=_QUANTITY, max_length=QUANTITY_MAX)
     """Size of the artifact volume (a PersistentVolumeClaim); it can grow, never shrink."""
-    storage_class_name: str | None = Field(default=None, max_length=253)
+    storage_class_name: str | None = Field(default=None, max_length=NAME_MAX, pattern=_SUBDOMAIN)
     """The volume's StorageClass (the cluster default when unset)."""
-    volume_name: str | None = Field(default=None, max_length=253, pattern=_DNS_LABEL)
+    volume_name: str | None = Field(default=None, max_length=NAME_MAX, pattern=_SUBDOMAIN)
     """A pre-provisioned PersistentVolume to bind, for clusters without dynamic provisioning."""
-    access_mode: Literal["ReadWriteOnce", "ReadWriteMany", "ReadWriteOncePod"] = "ReadWriteOnce"
+    access_mode: AccessMode = "ReadWriteOnce"
     """The volume's access mode: replicas spread over several nodes need ReadWriteMany."""
     path: str = Field(default="/models", max_length=1024, pattern=r"^/[^\s:]*$")
     """Where the unpacked artifact is mounted (read-only) in the serving container."""
@@ -203,7 +273,9 @@ class ModelSpec(KubeModel):
     """Number of serving pods; 0 for a Model that only serves as a template for configs."""
     resources: Resources = Field(default_factory=Resources)
     """Requests and limits of the serving container."""
-    env: list[EnvVar] = Field(default_factory=list, max_length=256)
+    env: list[EnvVar] = Field(
+        default_factory=list, max_length=ENV_MAX, json_schema_extra=_ENV_RULES
+    )
     """Environment of the serving container."""
     metrics: Metrics = Field(default_factory=Metrics, json_schema_extra=_METRICS_RULES)
     """Where the fluent-bit sidecar ships its metrics."""
@@ -260,17 +332,17 @@ MODELS = CustomResource(
 class ConfigModel(KubeModel):
     """One model of an endpoint: the Model it runs, its share of traffic and its size."""
 
-    model: str = Field(min_length=1, max_length=63, pattern=_DNS_LABEL)
+    model: str = Field(min_length=1, max_length=LABEL_MAX, pattern=_DNS_LABEL)
     """The name of a Model in this namespace, used as the template of the derived Model."""
     weight: float = Field(default=1, ge=0, le=1_000_000)
     """Relative share of the traffic (any non-negative number; normalised to percents)."""
     instances: int | None = Field(default=None, ge=0, le=1000)
     """Replicas of the derived Model (the template's when unset)."""
-    cpus: str | None = Field(default=None, pattern=_QUANTITY, max_length=64)
+    cpus: str | None = Field(default=None, pattern=_QUANTITY, max_length=QUANTITY_MAX)
     """CPU request and limit of the serving container."""
-    memory: str | None = Field(default=None, pattern=_QUANTITY, max_length=64)
+    memory: str | None = Field(default=None, pattern=_QUANTITY, max_length=QUANTITY_MAX)
     """Memory request and limit of the serving container."""
-    size: str | None = Field(default=None, pattern=_QUANTITY, max_length=64)
+    size: str | None = Field(default=None, pattern=_QUANTITY, max_length=QUANTITY_MAX)
     """Artifact volume size."""
     path: str | None = Field(default=None, max_length=1024, pattern=r"^/[^\s:]*$")
     """Where the artifact is mounted in the serving container."""
@@ -349,23 +421,20 @@ ENDPOINT_CONFIGS = CustomResource(
 class Tls(KubeModel):
     """HTTPS on port 443 of the ingress gateway."""
 
-    credential_name: str = Field(min_length=1, max_length=253)
+    credential_name: str = Field(min_length=1, max_length=NAME_MAX, pattern=_SUBDOMAIN)
     """The Secret (in the ingress gateway's namespace) with the certificate and key."""
 
 
 class EndpointSpec(KubeModel):
     """A host name on the ingress gateway, routed by an EndpointConfig."""
 
-    config: str = Field(min_length=1, max_length=63, pattern=_DNS_LABEL)
+    config: str = Field(min_length=1, max_length=LABEL_MAX, pattern=_DNS_LABEL)
     """The name of an EndpointConfig in this namespace."""
-    host: str = Field(max_length=253, pattern=_HOST)
+    host: str = Field(max_length=NAME_MAX, pattern=_HOST)
     """The host name clients call."""
     gateway_selector: dict[str, str] = Field(
         default_factory=lambda: dict(DEFAULT_GATEWAY_SELECTOR),
-        json_schema_extra={
-            "additionalProperties": {"type": "string", "maxLength": 63, "pattern": _LABEL_VALUE},
-            "maxProperties": 16,
-        },
+        json_schema_extra=label_map("gatewaySelector"),
     )
     """Labels of the ingress gateway pods the Gateway binds to (empty: the default)."""
     tls: Tls | None = None

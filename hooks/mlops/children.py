@@ -14,11 +14,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from hooks.k8s.names import child_name, label_value
-from hooks.k8s.objects import JSON, MANAGED_BY, new_object
+from hooks.k8s.names import service_name as k8s_service_name
+from hooks.k8s.objects import JSON, MANAGED_BY, field_at, new_object
 from hooks.k8s.quantity import Quantity, QuantityError
+from hooks.k8s.schema import NAME_MAX
 
 from . import configs
 from .api import (
+    ACCESS_MODES,
     ARTIFACT_ANNOTATION,
     CONFIG_HASH_ANNOTATION,
     CONFIG_LABEL,
@@ -58,7 +61,9 @@ SIDECAR_RESOURCES: dict[str, dict[str, dict[str, str]]] = {
 
 
 def service_name(model: str) -> str:
-    return child_name(model)
+    """The Model's own name when it is a DNS-1035 label (the CRD asks for one), else a
+    cleaned one: a Service name must start with a letter and have no dots."""
+    return k8s_service_name(model)
 
 
 def volume_claim_name(model: str) -> str:
@@ -97,13 +102,17 @@ def build_volume_claim(
     claim = new_object(
         "v1", "PersistentVolumeClaim", volume_claim_name(model), namespace=namespace, labels=labels
     )
-    before = (observed or {}).get("spec") or {}
+    found = field_at(observed, "spec")
+    before: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+    modes = before.get("accessModes")
+    if not (isinstance(modes, list) and modes and all(m in ACCESS_MODES for m in modes)):
+        modes = [spec.access_mode]
     body: JSON = {
-        "accessModes": before.get("accessModes") or [spec.access_mode],
+        "accessModes": list(modes),
         "resources": {"requests": {"storage": _larger(spec.size, _storage(before))}},
     }
-    storage_class = before.get("storageClassName") if observed else spec.storage_class_name
-    volume = before.get("volumeName") if observed else spec.volume_name
+    storage_class = _text(before.get("storageClassName")) if observed else spec.storage_class_name
+    volume = _text(before.get("volumeName")) if observed else spec.volume_name
     if storage_class is not None:
         body["storageClassName"] = storage_class
     if volume:
@@ -112,8 +121,13 @@ def build_volume_claim(
     return claim
 
 
+def _text(value: object) -> str | None:
+    """A name as observed, when it is one (an observed object can hold anything)."""
+    return value if isinstance(value, str) and len(value) <= NAME_MAX else None
+
+
 def _storage(spec: Mapping[str, Any]) -> str | None:
-    value = ((spec.get("resources") or {}).get("requests") or {}).get("storage")
+    value = field_at(spec, "resources", "requests", "storage")
     return value if isinstance(value, str) else None
 
 

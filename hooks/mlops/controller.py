@@ -29,6 +29,7 @@ from .api import (
     MODEL_LABEL,
     READY,
     REASON_CAPTURE_LOOP,
+    REASON_INVALID_SPEC,
     REASON_UNSUPPORTED_SCHEME,
     ModelSpec,
 )
@@ -40,7 +41,14 @@ from .children import (
     model_labels,
 )
 from .endpoints import customize_config, customize_endpoint, sync_config, sync_endpoint
-from .observe import capture_problem, observe, scheme_problem
+from .observe import (
+    capture_problem,
+    observe,
+    read_spec,
+    rule_problem,
+    scheme_problem,
+    spec_problem,
+)
 from .revisions import decide_rollout, revision_of
 from .status import failed_status, model_status
 
@@ -54,9 +62,14 @@ def sync_model(
     request: CompositeRequest, *, now: datetime, settings: Settings
 ) -> CompositeResponse:
     parent = request.parent
-    spec = ModelSpec.model_validate(parent.get("spec") or {})
+    spec = read_spec(parent, ModelSpec)
     world = observe(request)
+    if spec is None:
+        invalid = spec_problem(parent, ModelSpec)
+        status = failed_status(parent, world, REASON_INVALID_SPEC, invalid, now=now)
+        return CompositeResponse(status=status, children=request.kept_children())
     for reason, problem in (
+        (REASON_INVALID_SPEC, rule_problem(spec)),
         (REASON_UNSUPPORTED_SCHEME, scheme_problem(spec)),
         (REASON_CAPTURE_LOOP, capture_problem(spec, world.name, world.namespace)),
     ):

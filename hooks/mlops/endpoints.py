@@ -13,8 +13,6 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
-
 from hooks.contract import (
     CompositeRequest,
     CompositeResponse,
@@ -24,7 +22,7 @@ from hooks.contract import (
     last_desired,
     resource_key,
 )
-from hooks.k8s.conditions import Want, condition_of, merge_conditions
+from hooks.k8s.conditions import Want, merge_conditions
 from hooks.k8s.objects import JSON, generation_of, name_of, namespace_of, sort_objects
 from hooks.settings import Settings
 
@@ -35,6 +33,7 @@ from .api import (
     READY,
     REASON_CONFIG_NOT_FOUND,
     REASON_CONFIG_NOT_READY,
+    REASON_INVALID_SPEC,
     REASON_MODEL_NOT_FOUND,
     REASON_MODELS_NOT_READY,
     REASON_NAME_CONFLICT,
@@ -47,6 +46,7 @@ from .api import (
     ModelSpec,
 )
 from .children import monitoring_url
+from .observe import conditions_of, read_spec, ready_message, ready_of, spec_problem
 from .routing import (
     build_config_service,
     build_derived_model,
@@ -70,8 +70,12 @@ def sync_config(
     request: CompositeRequest, *, now: datetime, settings: Settings
 ) -> CompositeResponse:
     parent = request.parent
-    spec = EndpointConfigSpec.model_validate(parent.get("spec") or {})
     config, namespace = name_of(parent), namespace_of(parent)
+    spec = read_spec(parent, EndpointConfigSpec)
+    problem = config_problem(spec) if spec is not None else spec_problem(parent, EndpointConfigSpec)
+    if spec is None or problem is not None:
+        status = EndpointConfigStatus(host=mesh_host(config, namespace)).to_json()
+        return _invalid(request, status, problem or "spec: cannot be read", now)
     templates = {name_of(m): m for m in request.related_of(MODELS_KEY)}
     observed = {name_of(m): m for m in request.children_of(MODELS_KEY)}
     children: list[JSON] = []
@@ -112,7 +116,7 @@ def sync_config(
     entries = []
     for index, entry in enumerate(spec.models):
         derived = derived_model_name(config, entry.model)
-        ready = (condition_of(observed.get(derived, {}).get("status"), READY) or {}).get("status")
+        ready = ready_of(observed.get(derived))
         entries.append(
             ConfigModelStatus(
                 model=entry.model,
@@ -144,18 +148,33 @@ def sync_config(
     return CompositeResponse(status=status, children=sort_objects(children))
 
 
+def config_problem(spec: EndpointConfigSpec) -> str | None:
+    """What the schema's rules refuse, judged again: the hook is not the API server."""
+    names = [entry.model for entry in spec.models]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        return "spec.models[].model must be unique: " + ", ".join(twice)
+    if not any(entry.weight > 0 for entry in spec.models):
+        return "spec.models[].weight must not all be zero"
+    return None
+
+
 def _model_spec(model: Mapping[str, Any] | None) -> ModelSpec | None:
-    if model is None:
-        return None
-    try:
-        return ModelSpec.model_validate(model.get("spec") or {})
-    except ValidationError:
-        return None
+    return read_spec(model, ModelSpec) if model is not None else None
+
+
+def _invalid(
+    request: CompositeRequest, status: JSON, problem: str, now: datetime
+) -> CompositeResponse:
+    """A spec the hook cannot use: `Ready` says why, the children stay as they are."""
+    wants = [Want(READY, False, REASON_INVALID_SPEC, problem)]
+    status["conditions"] = _conditions(request.parent, wants, now)
+    return CompositeResponse(status=status, children=request.kept_children())
 
 
 def _conditions(parent: Mapping[str, Any], wants: list[Want], now: datetime) -> list[JSON]:
     return merge_conditions(
-        (parent.get("status") or {}).get("conditions"),
+        conditions_of(parent),
         wants,
         now=now,
         generation=generation_of(parent),
@@ -165,8 +184,11 @@ def _conditions(parent: Mapping[str, Any], wants: list[Want], now: datetime) -> 
 def customize_config(
     request: CustomizeRequest, *, now: datetime, settings: Settings
 ) -> CustomizeResponse:
-    """The template Models by name, and the namespace's Endpoints (filtered in sync)."""
-    spec = EndpointConfigSpec.model_validate(request.parent.get("spec") or {})
+    """The template Models by name, and the namespace's Endpoints (filtered in sync);
+    nothing for a spec that does not parse, whose sync changes nothing."""
+    spec = read_spec(request.parent, EndpointConfigSpec)
+    if spec is None:
+        return CustomizeResponse(related_resources=[])
     namespace = namespace_of(request.parent) or None
     return CustomizeResponse(
         related_resources=[
@@ -185,8 +207,11 @@ def sync_endpoint(
     request: CompositeRequest, *, now: datetime, settings: Settings
 ) -> CompositeResponse:
     parent = request.parent
-    spec = EndpointSpec.model_validate(parent.get("spec") or {})
     name, namespace = name_of(parent), namespace_of(parent)
+    spec = read_spec(parent, EndpointSpec)
+    if spec is None:
+        status = EndpointStatus(gateway=f"{namespace}/{gateway_name(name)}").to_json()
+        return _invalid(request, status, spec_problem(parent, EndpointSpec), now)
     config = next((c for c in request.related_of(CONFIGS_KEY) if name_of(c) == spec.config), None)
     urls: list[str] = []
     wants: list[Want]
@@ -196,13 +221,12 @@ def sync_endpoint(
         ]
     else:
         urls = _monitoring_urls(config, namespace)
-        ready = condition_of(config.get("status"), READY) or {}
-        if ready.get("status") == "True":
+        if ready_of(config) == "True":
             wants = [
                 Want(CONFIG_READY, True, REASON_READY, f"EndpointConfig {spec.config} is ready")
             ]
         else:
-            message = f"EndpointConfig {spec.config} is not ready: {ready.get('message') or '-'}"
+            message = f"EndpointConfig {spec.config} is not ready: {ready_message(config) or '-'}"
             wants = [Want(CONFIG_READY, False, REASON_CONFIG_NOT_READY, message)]
     first = wants[0]
     wants.insert(0, Want(READY, first.status, first.reason, first.message))
@@ -218,9 +242,8 @@ def sync_endpoint(
 
 def _monitoring_urls(config: Mapping[str, Any], namespace: str) -> list[str]:
     """Every model's monitoring URL, the one with the most traffic first."""
-    try:
-        spec = EndpointConfigSpec.model_validate(config.get("spec") or {})
-    except ValidationError:
+    spec = read_spec(config, EndpointConfigSpec)
+    if spec is None:
         return []
     percents = normalise_weights([m.weight for m in spec.models])
     order = sorted(range(len(spec.models)), key=lambda i: (-percents[i], i))
@@ -233,7 +256,10 @@ def _monitoring_urls(config: Mapping[str, Any], namespace: str) -> list[str]:
 def customize_endpoint(
     request: CustomizeRequest, *, now: datetime, settings: Settings
 ) -> CustomizeResponse:
-    spec = EndpointSpec.model_validate(request.parent.get("spec") or {})
+    """The EndpointConfig by name; nothing for a spec that does not parse."""
+    spec = read_spec(request.parent, EndpointSpec)
+    if spec is None:
+        return CustomizeResponse(related_resources=[])
     return CustomizeResponse(
         related_resources=[
             RelatedResourceRule(

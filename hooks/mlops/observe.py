@@ -8,13 +8,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from hooks.contract import CompositeRequest, resource_key
-from hooks.k8s.objects import JSON, annotations_of, labels_of, name_of, namespace_of
+from pydantic import ValidationError
 
-from .api import ARTIFACT_ANNOTATION, FETCHABLE_SCHEMES, REVISION_LABEL, ModelSpec
+from hooks.contract import CompositeRequest, resource_key
+from hooks.k8s.model import KubeModel, describe_errors
+from hooks.k8s.objects import JSON, annotations_of, field_at, labels_of, name_of, namespace_of
+
+from .api import (
+    ARTIFACT_ANNOTATION,
+    FETCHABLE_SCHEMES,
+    READY,
+    RESERVED_PORTS,
+    REVISION_LABEL,
+    ModelSpec,
+)
 from .children import FETCH, revision_name, service_name, volume_claim_name
 from .revisions import RevisionView, read_revision
 
@@ -24,6 +34,54 @@ SERVICES_KEY = resource_key("v1", "Service")
 CLAIMS_KEY = resource_key("v1", "PersistentVolumeClaim")
 PODS_KEY = resource_key("v1", "Pod")
 MESSAGE_LIMIT = 512
+Spec = TypeVar("Spec", bound=KubeModel)
+
+
+def conditions_of(obj: object) -> list[Mapping[str, Any]]:
+    """An object's status conditions that are objects (any field may have any shape)."""
+    found = field_at(obj, "status", "conditions")
+    return [c for c in found if isinstance(c, Mapping)] if isinstance(found, list) else []
+
+
+def ready_of(obj: object) -> str | None:
+    """The status of an object's Ready condition ("True", "False", "Unknown"), if any."""
+    return next(
+        (_text(c.get("status")) for c in conditions_of(obj) if c.get("type") == READY), None
+    )
+
+
+def ready_message(obj: object) -> str | None:
+    return next(
+        (_text(c.get("message")) for c in conditions_of(obj) if c.get("type") == READY), None
+    )
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def read_spec(obj: Mapping[str, Any], model: type[Spec]) -> Spec | None:
+    """The object's spec, or None when it does not parse (missing, not an object, or
+    a value the schema let through and the model refuses)."""
+    spec = obj.get("spec")
+    if not isinstance(spec, Mapping):
+        return None
+    try:
+        return model.model_validate(spec)
+    except ValidationError:
+        return None
+
+
+def spec_problem(obj: Mapping[str, Any], model: type[KubeModel]) -> str:
+    """Why an object's spec cannot be read, naming the field."""
+    spec = obj.get("spec")
+    if not isinstance(spec, Mapping):
+        return "spec: must be an object"
+    try:
+        model.model_validate(spec)
+    except ValidationError as error:
+        return describe_errors(error, limit=1)
+    return "spec: cannot be read"
 
 
 @dataclass(frozen=True)
@@ -68,14 +126,13 @@ def observe(request: CompositeRequest) -> ModelWorld:
     service = next(
         (s for s in request.children_of(SERVICES_KEY) if name_of(s) == service_name(name)), None
     )
-    selector = ((service or {}).get("spec") or {}).get("selector") or {}
-    served = selector.get(REVISION_LABEL) if isinstance(selector, Mapping) else None
+    served = field_at(service, "spec", "selector", REVISION_LABEL)
     claims = [c for c in request.children_of(CLAIMS_KEY) if name_of(c) == volume_claim_name(name)]
     return ModelWorld(
         name=name,
         namespace=namespace,
         revisions=revisions,
-        served=str(served) if served else None,
+        served=served if isinstance(served, str) and served else None,
         deployments=deployments,
         config_maps=config_maps,
         claim=claims[0] if claims else None,
@@ -99,30 +156,55 @@ def download_of(pods: Sequence[Mapping[str, Any]], revision: str) -> Download:
     for pod in pods:
         if labels_of(pod).get(REVISION_LABEL) != revision:
             continue
-        for status in (pod.get("status") or {}).get("initContainerStatuses") or ():
+        statuses = field_at(pod, "status", "initContainerStatuses")
+        for status in statuses if isinstance(statuses, list) else ():
             if not isinstance(status, Mapping) or status.get("name") != FETCH:
                 continue
             failure = _failure(status)
             if failure is not None:
                 return Download(failure=failure)
-            state = status.get("state") or {}
-            terminated = state.get("terminated") or {}
-            if terminated.get("exitCode") == 0:
+            state = status.get("state")
+            code = field_at(state, "terminated", "exitCode")
+            if code == 0 and not isinstance(code, bool):
                 done = True
-            elif "running" in state:
+            elif isinstance(state, Mapping) and "running" in state:
                 running = True
     return Download(done=done, running=running and not done)
 
 
 def _failure(status: Mapping[str, Any]) -> str | None:
     for key in ("state", "lastState"):
-        terminated = (status.get(key) or {}).get("terminated") or {}
-        code = terminated.get("exitCode")
-        if isinstance(code, int) and code != 0:
-            message = str(terminated.get("message") or terminated.get("reason") or "").strip()
+        terminated = field_at(status, key, "terminated")
+        code = field_at(terminated, "exitCode")
+        if isinstance(code, int) and not isinstance(code, bool) and code != 0:
+            text = field_at(terminated, "message") or field_at(terminated, "reason")
+            message = text[-4 * MESSAGE_LIMIT :].strip() if isinstance(text, str) else ""
             lines = [line for line in message.splitlines() if line.strip()]
             text = lines[-1] if lines else f"exit code {code}"
             return text[:MESSAGE_LIMIT]
+    return None
+
+
+def rule_problem(spec: ModelSpec) -> str | None:
+    """What the schema's CEL rules refuse, judged again: the hook is not the API server."""
+    if spec.port in RESERVED_PORTS:
+        return f"spec.port {spec.port} is one of the sidecars' ports"
+    if spec.metrics.output in ("http", "forward") and not spec.metrics.host:
+        return f"spec.metrics.host is required when metrics.output is {spec.metrics.output}"
+    if spec.capture.output == "http" and not spec.capture.url:
+        return "spec.capture.url is required when capture.output is http"
+    for variable in spec.env:
+        source = variable.value_from
+        if source is not None and variable.value is not None:
+            return f"spec.env {variable.name}: give value or valueFrom, not both"
+        refs = (
+            (source.secret_key_ref, source.config_map_key_ref, source.field_ref) if source else ()
+        )
+        if source is not None and sum(ref is not None for ref in refs) != 1:
+            return (
+                f"spec.env {variable.name}: valueFrom takes exactly one of secretKeyRef, "
+                "configMapKeyRef and fieldRef"
+            )
     return None
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hooks.k8s.names import stable_hash
-from hooks.k8s.objects import labels_of, meta
+from hooks.k8s.objects import count_at, field_at, labels_of
 
 from .api import REVISION_LABEL, ModelSpec
 
@@ -61,30 +61,26 @@ def read_revision(deployment: Mapping[str, Any]) -> RevisionView | None:
     revision = labels_of(deployment).get(REVISION_LABEL)
     if not revision:
         return None
-    spec = deployment.get("spec") or {}
-    status = deployment.get("status") or {}
-    wanted = _int(spec.get("replicas"), 1)
-    generation = _int(meta(deployment).get("generation"), 0)
-    observed_generation = _int(status.get("observedGeneration"), 0)
-    updated = observed_generation >= generation and _int(status.get("updatedReplicas"), 0) >= wanted
-    conditions = status.get("conditions") or []
+    wanted = count_at(deployment, "spec", "replicas", default=1)
+    generation = count_at(deployment, "metadata", "generation", default=0)
+    observed_generation = count_at(deployment, "status", "observedGeneration", default=0)
+    updated = observed_generation >= generation and (
+        count_at(deployment, "status", "updatedReplicas") >= wanted
+    )
+    conditions = field_at(deployment, "status", "conditions")
     stalled = any(
         isinstance(c, Mapping)
         and c.get("type") == "Progressing"
         and c.get("reason") == "ProgressDeadlineExceeded"
-        for c in conditions
+        for c in (conditions if isinstance(conditions, list) else ())
     )
     return RevisionView(
         revision=revision,
         wanted_replicas=wanted,
-        ready_replicas=_int(status.get("readyReplicas"), 0),
+        ready_replicas=count_at(deployment, "status", "readyReplicas"),
         updated=updated,
         stalled=stalled,
     )
-
-
-def _int(value: object, default: int) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else default
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,8 @@ from fractions import Fraction
 from typing import Any
 
 from hooks.k8s.names import child_name, label_value
-from hooks.k8s.objects import JSON, MANAGED_BY, new_object
+from hooks.k8s.names import service_name as k8s_service_name
+from hooks.k8s.objects import JSON, MANAGED_BY, is_deleting, name_of, new_object
 
 from .api import (
     API_VERSION,
@@ -25,6 +26,7 @@ from .api import (
     ModelSpec,
 )
 from .children import service_name
+from .observe import read_spec
 
 ISTIO_API_VERSION = "networking.istio.io/v1"
 HTTPS_PORT = 443
@@ -50,7 +52,8 @@ def normalise_weights(weights: Sequence[float]) -> list[int]:
 
 
 def derived_model_name(config: str, model: str) -> str:
-    return child_name(config, model)
+    """`<config>-<model>`: a Model's name must be a DNS-1035 label, as its Service's."""
+    return k8s_service_name(config, model)
 
 
 def derived_spec(template: ModelSpec, entry: ConfigModel) -> JSON:
@@ -99,7 +102,7 @@ def mesh_host(config: str, namespace: str) -> str:
 
 
 def config_service_name(config: str) -> str:
-    return child_name(config)
+    return k8s_service_name(config)
 
 
 def build_config_service(config: str, namespace: str) -> JSON:
@@ -201,10 +204,7 @@ def endpoint_refs(endpoints: Sequence[Mapping[str, Any]], config: str) -> list[t
     """`(name, host)` of the Endpoints that reference the config and parse."""
     refs = []
     for obj in endpoints:
-        try:
-            spec = EndpointSpec.model_validate(obj.get("spec") or {})
-        except ValueError:
-            continue
-        if spec.config == config and not (obj.get("metadata") or {}).get("deletionTimestamp"):
-            refs.append((str((obj.get("metadata") or {}).get("name", "")), spec.host))
+        spec = read_spec(obj, EndpointSpec)
+        if spec is not None and spec.config == config and not is_deleting(obj):
+            refs.append((name_of(obj), spec.host))
     return sorted(refs)

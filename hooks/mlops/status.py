@@ -35,7 +35,7 @@ from .api import (
     Phase,
 )
 from .children import monitoring_url
-from .observe import ModelWorld, download_of
+from .observe import ModelWorld, conditions_of, download_of
 from .revisions import RevisionView, Rollout
 
 
@@ -140,7 +140,7 @@ def model_status(
     )
     body = status.to_json()
     body["conditions"] = merge_conditions(
-        (parent.get("status") or {}).get("conditions"),
+        conditions_of(parent),
         wants,
         now=now,
         generation=generation_of(parent),
@@ -169,7 +169,8 @@ def failed_status(
     parent: Mapping[str, Any], world: ModelWorld, reason: str, message: str, *, now: datetime
 ) -> dict[str, Any]:
     """A spec only the hook can judge wrong: Failed, with the reason, children kept."""
-    previous = parent.get("status") or {}
+    found = parent.get("status")
+    previous: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
     wants = [Want(READY, False, reason, message)]
     status = ModelStatus(
         phase="Failed",
@@ -180,6 +181,6 @@ def failed_status(
     )
     body = status.to_json()
     body["conditions"] = merge_conditions(
-        previous.get("conditions"), wants, now=now, generation=generation_of(parent)
+        conditions_of(parent), wants, now=now, generation=generation_of(parent)
     )
     return body

@@ -13,7 +13,7 @@ from hooks.mlops.controller import sync_model
 from hooks.mlops.revisions import RevisionView, decide_rollout, revision_of
 from hooks.settings import Settings
 from tests.conftest import NOW
-from tests.unit.mlops.factory import MODEL, model, of_kind, ready, request
+from tests.unit.mlops.factory import ARTIFACT, MODEL, model, of_kind, ready, request
 
 SETTINGS = Settings()
 
@@ -115,6 +115,29 @@ def test_capture_to_a_url_and_none() -> None:
             "capture into itself",
             {"capture": {"output": "http", "url": "http://m"}},
             "CaptureIntoOwnService",
+        ),
+        ("a sidecar's port", {"port": NGINX_HTTP_PORT}, "InvalidSpec"),
+        ("metrics without a host", {"metrics": {"output": "forward"}}, "InvalidSpec"),
+        ("capture without a url", {"capture": {"output": "http"}}, "InvalidSpec"),
+        (
+            "value and valueFrom",
+            {"env": [{"name": "A", "value": "1", "valueFrom": {}}]},
+            "InvalidSpec",
+        ),
+        (
+            "two sources",
+            {
+                "env": [
+                    {
+                        "name": "A",
+                        "valueFrom": {
+                            "secretKeyRef": {"name": "s", "key": "k"},
+                            "fieldRef": {"fieldPath": "metadata.name"},
+                        },
+                    }
+                ]
+            },
+            "InvalidSpec",
         ),
     ],
 )
@@ -388,3 +411,44 @@ def test_no_volume_for_a_template_until_it_runs_and_never_one_dropped() -> None:
     assert len(of_kind(running["children"], "PersistentVolumeClaim")) == 1
     back = sync(model(replicas=0), running["children"])
     assert len(of_kind(back["children"], "PersistentVolumeClaim")) == 1
+
+
+@pytest.mark.parametrize(
+    ("spec", "field"),
+    [
+        (None, "spec: must be an object"),
+        ("text", "spec: must be an object"),
+        ({"artifact": ARTIFACT}, "spec.image"),
+        ({"image": "server:1", "artifact": ARTIFACT, "env": "x"}, "spec.env"),
+    ],
+)
+def test_a_spec_that_does_not_parse_is_invalid_and_keeps_the_children(
+    spec: object, field: str
+) -> None:
+    good = sync(model())
+    bad = {**model(generation=2), "spec": spec}
+    answer = sync(bad, good["children"])
+    condition = answer["status"]["conditions"][0]
+    assert (condition["type"], condition["status"], condition["reason"]) == (
+        "Ready",
+        "False",
+        "InvalidSpec",
+    )
+    assert condition["message"].startswith(field)
+    assert answer["children"] == good["children"]
+
+
+def test_observed_fields_of_the_wrong_shape_are_ignored() -> None:
+    first = sync(model())
+    deployment = ready(of_kind(first["children"], "Deployment")[0])
+    deployment["status"] = {"readyReplicas": 2**70, "conditions": 7}
+    claim = copy.deepcopy(of_kind(first["children"], "PersistentVolumeClaim")[0])
+    claim["spec"] = {"accessModes": "all", "storageClassName": 5, "resources": []}
+    service = copy.deepcopy(of_kind(first["children"], "Service")[0])
+    service["spec"] = ["not", "an", "object"]
+    others = [c for c in first["children"] if c["kind"] == "ConfigMap"]
+    answer = sync(model(), [deployment, claim, service, *others])
+    assert answer["status"]["readyReplicas"] == 0
+    volume = of_kind(answer["children"], "PersistentVolumeClaim")[0]["spec"]
+    assert volume["accessModes"] == ["ReadWriteOnce"]
+    assert "storageClassName" not in volume

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hooks.mlops.endpoints import sync_config, sync_endpoint
+from hooks.contract import CustomizeRequest
+from hooks.mlops.endpoints import customize_config, customize_endpoint, sync_config, sync_endpoint
 from hooks.mlops.routing import normalise_weights
 from hooks.settings import Settings
 from tests.conftest import NOW
@@ -193,3 +195,51 @@ def test_a_derived_name_that_is_a_template_is_refused() -> None:
     assert (ready["status"], ready["reason"]) == ("False", "DerivedNameConflict")
     derived = [m["metadata"]["name"] for m in of_kind(answer["children"], "Model")]
     assert derived == ["ep-ep-b"]
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        (None, "spec: must be an object"),
+        ({"models": []}, "spec.models"),
+        ({"models": [{"model": "a"}, {"model": "a"}]}, "spec.models[].model must be unique: a"),
+        ({"models": [{"model": "a", "weight": 0}]}, "spec.models[].weight must not all be zero"),
+    ],
+)
+def test_a_config_the_hook_cannot_use_is_invalid_and_keeps_the_children(
+    spec: object, message: str
+) -> None:
+    good = sync_c(config(), related=TEMPLATES)
+    answer = sync_c({**config(generation=2), "spec": spec}, good["children"], TEMPLATES)
+    ready = answer["status"]["conditions"][0]
+    assert (ready["type"], ready["status"], ready["reason"]) == ("Ready", "False", "InvalidSpec")
+    assert ready["message"].startswith(message)
+    assert answer["children"] == good["children"]
+    customize = customize_config(
+        CustomizeRequest(parent={**config(), "spec": spec}), now=NOW, settings=Settings()
+    )
+    if spec is None:
+        assert customize.related_resources == []
+
+
+def test_an_endpoint_without_a_spec_is_invalid_and_keeps_its_gateway() -> None:
+    good = sync_e(endpoint())
+    bad = {**endpoint(), "spec": {"host": "models.example.com"}}
+    answer = sync_endpoint(
+        request(ENDPOINT, bad, good["children"]), now=NOW, settings=Settings()
+    ).to_json()
+    ready = answer["status"]["conditions"][0]
+    assert (ready["status"], ready["reason"]) == ("False", "InvalidSpec")
+    assert ready["message"].startswith("spec.config")
+    assert answer["children"] == good["children"]
+    customize = customize_endpoint(CustomizeRequest(parent=bad), now=NOW, settings=Settings())
+    assert customize.related_resources == []
+
+
+def test_names_the_api_server_refuses_for_services_are_cleaned() -> None:
+    answer = sync_c(config(name="1.ep"), related=TEMPLATES)
+    names = {c["kind"]: c["metadata"]["name"] for c in answer["children"]}
+    assert re.fullmatch(r"[a-z]([-a-z0-9]*[a-z0-9])?", names["Service"])
+    assert answer["status"]["host"] == f"{names['Service']}.ml.svc.cluster.local"
+    for derived in of_kind(answer["children"], "Model"):
+        assert re.fullmatch(r"[a-z]([-a-z0-9]*[a-z0-9])?", derived["metadata"]["name"])
