@@ -47,6 +47,7 @@ from .api import (
     REASON_INVALID_BACKEND,
     REASON_INVALID_METRICS,
     REASON_INVALID_REFERENCE,
+    REASON_INVALID_SPEC,
     REASON_METRICS_UNAVAILABLE,
     REASON_ROUTED,
     REASON_SERVICE_NOT_FOUND,
@@ -66,11 +67,13 @@ from .observe import (
     SLICE_MANAGER_LABEL,
     SLICES_KEY,
     Hpa,
+    InvalidSpec,
     Parent,
     Source,
     UserService,
     child_named,
     gateway_endpoints,
+    previous_source,
     read_hpa,
     read_parent,
     read_policies,
@@ -115,9 +118,19 @@ def default_backend(text: str) -> NamedRemoteBackend | str | None:
 
 
 def sync(request: CompositeRequest, *, now: datetime, settings: Settings) -> CompositeResponse:
-    refs = read_parent(request.parent)
-    spec, namespace = refs.spec, refs.namespace
     parent = request.parent
+    try:
+        refs = read_parent(parent)
+    except InvalidSpec as error:
+        # What is already there stays right until the spec is fixed.
+        invalid = Want(READY, False, REASON_INVALID_SPEC, str(error))
+        return CompositeResponse(
+            status=model_deployment_status(
+                parent, _kept(parent, previous_source(parent), invalid), now
+            ),
+            children=request.kept_children(),
+        )
+    spec, namespace = refs.spec, refs.namespace
     source = read_source(
         related_named(
             request, source_key(spec.model_source_ref.kind), namespace, spec.model_source_ref.name
