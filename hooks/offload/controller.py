@@ -323,48 +323,48 @@ def _children(
     if service.selector is not None:
         out.append(build.build_local_service(name, namespace, service.selector, port))
         local_service = build.local_service_name(name)
-    remote = (
-        build.remote_leg(
-            choice.backend,
-            model=spec.model,
-            environment=spec.environment,
-            remote_policies=[p.name for p in spec.policies if p.ref_type == "remotePolicy"],
-        )
-        if choice.backend is not None
-        else None
-    )
-    labels = build.labels(name, "gateway")
-    if spec.routing.mode == "gateway":
-        plan = GatewayPlan(
-            name=name,
-            namespace=namespace,
-            local=LocalLeg(local_service, port.port),
-            remote=remote,
-            remote_percentage=share,
-            labels=labels,
-        )
+    plan = gateway_plan(refs, LocalLeg(local_service, port.port), choice.backend, share)
+    if plan is not None:
         problems = plan_problems(plan)
         out += build_gateway_children(plan, settings=settings)
-        if remote is not None and source.down:
+        if plan.local is not None and plan.remote is not None and source.down:
             addresses = gateway_endpoints(
                 request.related_of(SLICES_KEY), build.gateway_service_name(name)
             )
             out.append(
                 build.build_failover_slice(name, namespace, spec.service_ref.name, port, addresses)
             )
-    elif remote is not None:
-        # The meshes split; the gateway carries only the remote leg and its credentials.
-        plan = GatewayPlan(
-            name=name,
-            namespace=namespace,
-            local=None,
-            remote=remote,
-            remote_percentage=100,
-            labels=labels,
-        )
-        problems = plan_problems(plan)
-        out += build_gateway_children(plan, settings=settings)
     return out, problems
+
+
+def gateway_plan(
+    refs: Parent, local: LocalLeg | None, backend: NamedRemoteBackend | None, share: int
+) -> GatewayPlan | None:
+    """What the Envoy gateway does: the split in gateway mode; in the mesh modes, which
+    split themselves, the remote leg and its credentials alone (no gateway without one)."""
+    spec = refs.spec
+    remote = (
+        build.remote_leg(
+            backend,
+            model=spec.model,
+            environment=spec.environment,
+            remote_policies=[p.name for p in spec.policies if p.ref_type == "remotePolicy"],
+        )
+        if backend is not None
+        else None
+    )
+    if spec.routing.mode != "gateway":
+        if remote is None:
+            return None
+        local, share = None, 100
+    return GatewayPlan(
+        name=refs.name,
+        namespace=refs.namespace,
+        local=local,
+        remote=remote,
+        remote_percentage=share,
+        labels=build.labels(refs.name, "gateway"),
+    )
 
 
 def _ready(choice: Choice, decision: Decision, gateway: JSON | None, mode: str) -> Want:
