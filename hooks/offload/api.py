@@ -9,7 +9,7 @@ credentials from Secret references only, and the HPA-style `behavior` windows.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -45,6 +45,7 @@ REASON_NO_ELIGIBLE_BACKEND = "NoEligibleBackend"
 REASON_METRICS_UNAVAILABLE = "MetricsUnavailable"
 REASON_POLICY_NOT_FOUND = "PolicyNotFound"
 REASON_INVALID_REFERENCE = "InvalidReference"
+REASON_INVALID_SPEC = "InvalidSpec"
 REASON_INVALID_BACKEND = "InvalidRemoteBackend"
 REASON_INVALID_METRICS = "InvalidMetrics"
 REASON_SERVICE_NOT_FOUND = "ServiceNotFound"
@@ -146,7 +147,9 @@ class OAuthConfig(KubeModel):
     """The Secret key that holds the OAuth2 client secret."""
     token_url: str = Field(min_length=1, max_length=2048, pattern=r"^https?://[^\s]+$")
     """The token endpoint (client credentials grant)."""
-    scopes: list[str] = Field(default_factory=list, max_length=16)
+    scopes: list[Annotated[str, Field(min_length=1, max_length=256)]] = Field(
+        default_factory=list, max_length=16
+    )
     """Scopes asked for."""
 
 

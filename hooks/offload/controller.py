@@ -47,6 +47,7 @@ from .api import (
     REASON_INVALID_BACKEND,
     REASON_INVALID_METRICS,
     REASON_INVALID_REFERENCE,
+    REASON_INVALID_SPEC,
     REASON_METRICS_UNAVAILABLE,
     REASON_ROUTED,
     REASON_SERVICE_NOT_FOUND,
@@ -66,11 +67,13 @@ from .observe import (
     SLICE_MANAGER_LABEL,
     SLICES_KEY,
     Hpa,
+    InvalidSpec,
     Parent,
     Source,
     UserService,
     child_named,
     gateway_endpoints,
+    previous_source,
     read_hpa,
     read_parent,
     read_policies,
@@ -115,9 +118,19 @@ def default_backend(text: str) -> NamedRemoteBackend | str | None:
 
 
 def sync(request: CompositeRequest, *, now: datetime, settings: Settings) -> CompositeResponse:
-    refs = read_parent(request.parent)
-    spec, namespace = refs.spec, refs.namespace
     parent = request.parent
+    try:
+        refs = read_parent(parent)
+    except InvalidSpec as error:
+        # What is already there stays right until the spec is fixed.
+        invalid = Want(READY, False, REASON_INVALID_SPEC, str(error))
+        return CompositeResponse(
+            status=model_deployment_status(
+                parent, _kept(parent, previous_source(parent), invalid), now
+            ),
+            children=request.kept_children(),
+        )
+    spec, namespace = refs.spec, refs.namespace
     source = read_source(
         related_named(
             request, source_key(spec.model_source_ref.kind), namespace, spec.model_source_ref.name
@@ -310,48 +323,48 @@ def _children(
     if service.selector is not None:
         out.append(build.build_local_service(name, namespace, service.selector, port))
         local_service = build.local_service_name(name)
-    remote = (
-        build.remote_leg(
-            choice.backend,
-            model=spec.model,
-            environment=spec.environment,
-            remote_policies=[p.name for p in spec.policies if p.ref_type == "remotePolicy"],
-        )
-        if choice.backend is not None
-        else None
-    )
-    labels = build.labels(name, "gateway")
-    if spec.routing.mode == "gateway":
-        plan = GatewayPlan(
-            name=name,
-            namespace=namespace,
-            local=LocalLeg(local_service, port.port),
-            remote=remote,
-            remote_percentage=share,
-            labels=labels,
-        )
+    plan = gateway_plan(refs, LocalLeg(local_service, port.port), choice.backend, share)
+    if plan is not None:
         problems = plan_problems(plan)
         out += build_gateway_children(plan, settings=settings)
-        if remote is not None and source.down:
+        if plan.local is not None and plan.remote is not None and source.down:
             addresses = gateway_endpoints(
                 request.related_of(SLICES_KEY), build.gateway_service_name(name)
             )
             out.append(
                 build.build_failover_slice(name, namespace, spec.service_ref.name, port, addresses)
             )
-    elif remote is not None:
-        # The meshes split; the gateway carries only the remote leg and its credentials.
-        plan = GatewayPlan(
-            name=name,
-            namespace=namespace,
-            local=None,
-            remote=remote,
-            remote_percentage=100,
-            labels=labels,
-        )
-        problems = plan_problems(plan)
-        out += build_gateway_children(plan, settings=settings)
     return out, problems
+
+
+def gateway_plan(
+    refs: Parent, local: LocalLeg | None, backend: NamedRemoteBackend | None, share: int
+) -> GatewayPlan | None:
+    """What the Envoy gateway does: the split in gateway mode; in the mesh modes, which
+    split themselves, the remote leg and its credentials alone (no gateway without one)."""
+    spec = refs.spec
+    remote = (
+        build.remote_leg(
+            backend,
+            model=spec.model,
+            environment=spec.environment,
+            remote_policies=[p.name for p in spec.policies if p.ref_type == "remotePolicy"],
+        )
+        if backend is not None
+        else None
+    )
+    if spec.routing.mode != "gateway":
+        if remote is None:
+            return None
+        local, share = None, 100
+    return GatewayPlan(
+        name=refs.name,
+        namespace=refs.namespace,
+        local=local,
+        remote=remote,
+        remote_percentage=share,
+        labels=build.labels(refs.name, "gateway"),
+    )
 
 
 def _ready(choice: Choice, decision: Decision, gateway: JSON | None, mode: str) -> Want:

@@ -12,15 +12,24 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from hooks.contract import DecoratorRequest, DecoratorResponse
+from hooks.contract import DecoratorRequest, DecoratorResponse, last_desired
+from hooks.k8s.objects import sort_objects
 from hooks.settings import Settings
 
 from . import children as build
-from .observe import Parent, read_parent
+from .observe import InvalidSpec, Parent, read_parent
+
+
+def _kept(request: DecoratorRequest) -> DecoratorResponse:
+    """The routing objects as they are, for a spec that does not parse (the
+    `modeldeployment` controller reports the field in `Ready`)."""
+    kept = [last_desired(obj) for objs in request.attachments.values() for obj in objs.values()]
+    return DecoratorResponse(attachments=sort_objects(kept))
 
 
 def _mesh_inputs(request: DecoratorRequest) -> tuple[Parent, int | None] | None:
-    """The ModelDeployment and the gateway's weight, when it routes at all."""
+    """The ModelDeployment and the gateway's weight, when it routes at all; InvalidSpec
+    when the spec does not parse."""
     refs = read_parent(request.object)
     if not refs.spec.enabled or refs.spec.offloading_config is None:
         return None
@@ -34,7 +43,10 @@ def _mesh_inputs(request: DecoratorRequest) -> tuple[Parent, int | None] | None:
 def sync_istio(
     request: DecoratorRequest, *, now: datetime, settings: Settings
 ) -> DecoratorResponse:
-    inputs = _mesh_inputs(request)
+    try:
+        inputs = _mesh_inputs(request)
+    except InvalidSpec:
+        return _kept(request)
     if inputs is None or inputs[0].spec.routing.mode != "istio":
         return DecoratorResponse(attachments=[])
     refs, share = inputs
@@ -50,7 +62,10 @@ def sync_istio(
 def sync_gateway_api(
     request: DecoratorRequest, *, now: datetime, settings: Settings
 ) -> DecoratorResponse:
-    inputs = _mesh_inputs(request)
+    try:
+        inputs = _mesh_inputs(request)
+    except InvalidSpec:
+        return _kept(request)
     if inputs is None or inputs[0].spec.routing.mode != "gatewayAPI":
         return DecoratorResponse(attachments=[])
     refs, share = inputs

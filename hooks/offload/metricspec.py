@@ -6,8 +6,10 @@ structural for a CRD ($refs inlined, server-side defaults dropped, quantities as
 int-or-string). `kubectl explain modeldeployment.spec.offloadingConfig.metrics`
 therefore says what it says for an HPA. The only additions are what the HPA API
 checks in Go and the CRD can check in CEL: the `type` enums, the one source that
-matches `type`, the target types each source allows and a set target value, so a
-ModelDeployment the API server accepts always gives an HPA it accepts too.
+matches `type`, the target types each source allows and a set target value, and the
+maximum lengths of names, label keys and values and selector lists (`BOUNDS`), so a
+ModelDeployment the API server accepts always gives an HPA it accepts too, and every
+string and list a tenant writes is bounded.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from importlib import resources
 from typing import Any
 
 import yaml
+
+from hooks.k8s.schema import LABEL_MAX, LIST_MAX, NAME_MAX, label_map
 
 JSON = dict[str, Any]
 _PREFIX = "io.k8s.api.autoscaling.v2."
@@ -44,6 +48,33 @@ TARGET_TYPES = {
 }
 """The target types the HPA accepts for each source."""
 MAX_METRICS = 16
+_QUALIFIED_NAME_MAX = 316
+"""A resource name or label key: a DNS-subdomain prefix, `/`, a 63-character name."""
+BOUNDS: dict[str, dict[str, JSON]] = {
+    "CrossVersionObjectReference": {
+        "apiVersion": {"maxLength": _QUALIFIED_NAME_MAX},
+        "kind": {"maxLength": LABEL_MAX},
+        "name": {"maxLength": NAME_MAX},
+    },
+    "MetricIdentifier": {"name": {"maxLength": NAME_MAX}},
+    "ResourceMetricSource": {"name": {"maxLength": _QUALIFIED_NAME_MAX}},
+    "ContainerResourceMetricSource": {
+        "name": {"maxLength": _QUALIFIED_NAME_MAX},
+        "container": {"maxLength": LABEL_MAX},
+    },
+    "LabelSelector": {
+        "matchExpressions": {"maxItems": LIST_MAX},
+        "matchLabels": label_map("matchLabels"),
+    },
+    "LabelSelectorRequirement": {
+        "key": {"maxLength": _QUALIFIED_NAME_MAX},
+        "operator": {"enum": ["In", "NotIn", "Exists", "DoesNotExist"]},
+        "values": {"maxItems": LIST_MAX, "items": {"type": "string", "maxLength": LABEL_MAX}},
+    },
+}
+"""What the Go validation of an HPA (or the API server's limits) bounds and the published
+schema leaves open, by schema name and field: added on top of the copy, so that every
+string and list a tenant writes has a maximum."""
 
 
 @cache
@@ -140,4 +171,14 @@ def _inline(node: JSON, components: dict[str, JSON]) -> JSON:
             "x-kubernetes-int-or-string": True,
         }
         return {**quantity, **{k: v for k, v in own.items() if k != "type"}}
-    return {**_inline(components[name], components), **own}
+    return {**_bounded(name, _inline(components[name], components)), **own}
+
+
+def _bounded(name: str, schema: JSON) -> JSON:
+    bounds = BOUNDS.get(name.rsplit(".", 1)[-1])
+    if not bounds:
+        return schema
+    properties = {
+        field: {**sub, **bounds.get(field, {})} for field, sub in schema["properties"].items()
+    }
+    return {**schema, "properties": properties}

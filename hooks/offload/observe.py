@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from hooks.contract import CompositeRequest, resource_key
+from hooks.k8s.model import describe_errors
 from hooks.k8s.objects import generation_of, labels_of, name_of, namespace_of
 
 from .api import POLICY_API_VERSION, POLICY_KIND, ModelDeploymentSpec
@@ -40,15 +41,21 @@ class Parent:
     spec: ModelDeploymentSpec
 
 
+class InvalidSpec(ValueError):
+    """The spec does not parse (a stale schema, or a field the schema cannot check):
+    the message names the field, for a condition."""
+
+
 def read_parent(obj: Mapping[str, Any]) -> Parent:
-    """ValueError (an HTTP 500, retried) when the spec does not parse: the CRD schema
-    admits only specs that do, so this is a stale schema or a bug, not a tenant's error."""
-    name, namespace = name_of(obj), namespace_of(obj)
+    """The ModelDeployment; InvalidSpec when its spec does not parse."""
+    spec = obj.get("spec")
+    if not isinstance(spec, Mapping):
+        raise InvalidSpec("spec: must be an object")
     try:
-        spec = ModelDeploymentSpec.model_validate(obj.get("spec") or {})
+        parsed = ModelDeploymentSpec.model_validate(spec)
     except ValidationError as error:
-        raise ValueError(f"ModelDeployment {namespace}/{name}: bad spec: {error}") from error
-    return Parent(name, namespace, spec)
+        raise InvalidSpec(describe_errors(error, limit=1)) from error
+    return Parent(name_of(obj), namespace_of(obj), parsed)
 
 
 def source_key(kind: str) -> str:
@@ -81,6 +88,20 @@ class Source:
     def down(self) -> bool:
         """No replica can serve: none ready, or scaled to zero (its pods are leaving)."""
         return not self.found or self.ready == 0 or self.desired == 0
+
+
+def previous_source(parent: Mapping[str, Any]) -> Source:
+    """The source as the last status reported it, for a sync that cannot read the spec:
+    the scale subresource keeps the selector the metrics HPA measures with."""
+    status = _fields(parent, "status")
+    selector = status.get("selector")
+    ready = _int(status, "sourceReadyReplicas")
+    return Source(
+        found=True,
+        ready=ready if 0 <= ready <= 2**31 - 1 else 0,
+        desired=None,
+        selector=selector if isinstance(selector, str) and len(selector) <= 4096 else None,
+    )
 
 
 def read_source(obj: Mapping[str, Any] | None) -> Source:

@@ -13,10 +13,12 @@ from hooks.offload.children import labels, remote_leg
 from hooks.offload.controller import sync
 from hooks.offload.gateway import GatewayPlan, LocalLeg, build_gateway_children
 from hooks.offload.meshes import sync_gateway_api, sync_istio
+from hooks.render import object_map
 from hooks.settings import Settings
 from tests.conftest import NOW, Golden
 from tests.unit.offload.factory import (
     BACKEND,
+    NAMESPACE,
     gateway_slice,
     model_deployment,
     request,
@@ -212,3 +214,19 @@ def test_golden_mesh_routes(golden: Golden, mode: str) -> None:
         settings=SETTINGS,
     ).to_json()
     golden.check("modeldeployment", f"{mode}-routes", got["attachments"])
+
+
+@pytest.mark.parametrize("hook", [sync_istio, sync_gateway_api], ids=["istio", "gatewayAPI"])
+def test_a_spec_that_does_not_parse_keeps_the_routing_objects(hook: Any) -> None:
+    mode = "istio" if hook is sync_istio else "gatewayAPI"
+    status = {"remotePercentage": 30, "backend": "remote"}
+    first = hook(decorate(model_deployment(mode=mode), status), now=NOW, settings=SETTINGS)
+    attachments = first.to_json()["attachments"]
+    observed = object_map(attachments, NAMESPACE)
+    broken = {**model_deployment(mode=mode), "spec": {"model": "m"}, "status": status}
+    got = hook(
+        DecoratorRequest.model_validate({"object": broken, "attachments": observed}),
+        now=NOW,
+        settings=SETTINGS,
+    ).to_json()
+    assert got["attachments"] == attachments

@@ -289,3 +289,29 @@ def test_the_overlay_sets_the_setting_the_hooks_read() -> None:
     text = (overlay / "default-remote-backend.json").read_text()
     settings = Settings.from_env({name: text})
     assert settings.offload_default_remote_backend == text
+
+
+@pytest.mark.parametrize(
+    ("spec", "field"),
+    [
+        (None, "spec: must be an object"),
+        ([], "spec: must be an object"),
+        ({"model": "m"}, "spec.modelSourceRef"),
+    ],
+)
+def test_a_spec_that_does_not_parse_keeps_the_children(spec: Any, field: str) -> None:
+    related = [workload(ready=0), user_service(), gateway_slice()]
+    first = run(request(model_deployment(), related=related))
+    parent = model_deployment(status=first["status"])
+    parent["spec"] = spec
+    got = run(request(parent, related=related, children=_feed_back(first)))
+    ready = condition(got, "Ready")
+    assert (ready["status"], ready["reason"]) == ("False", "InvalidSpec")
+    assert ready["message"].startswith(field)
+    assert kinds_of(got) == kinds_of(first)
+    # The scale subresource keeps the selector the metrics HPA measures with.
+    assert got["status"]["selector"] == first["status"]["selector"]
+    assert got["status"]["remotePercentage"] == first["status"]["remotePercentage"]
+    assert customize(CustomizeRequest(parent=parent), now=NOW, settings=SETTINGS).to_json() == {
+        "relatedResources": []
+    }
