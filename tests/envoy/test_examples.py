@@ -8,7 +8,6 @@ make the gateway run is checked by Envoy itself.
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,8 +22,7 @@ from hooks.offload.gateway import LocalLeg
 from hooks.offload.observe import read_parent
 from hooks.offload.policy import candidates
 
-from .harness import ENVOY
-from .test_validate import static_bootstrap
+from .test_validate import assert_envoy_validates
 from .tls import make_ca_and_server
 
 # Real processes on a shared machine: bounded, never hanging the run.
@@ -48,22 +46,6 @@ MODEL_DEPLOYMENTS = dict(_model_deployments())
 
 def test_the_examples_have_model_deployments() -> None:
     assert len(MODEL_DEPLOYMENTS) >= 5, sorted(MODEL_DEPLOYMENTS)
-
-
-def _validate(tmp_path: Path, files: dict[str, str]) -> None:
-    config = tmp_path / "static.yaml"
-    config.write_text(yaml.safe_dump(static_bootstrap(files)))
-    result = subprocess.run(
-        [ENVOY, "--mode", "validate", "--config-path", str(config), "--log-level", "warn"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output
-    assert "OK" in output
-    assert "Deprecated" not in output, output
 
 
 @pytest.mark.parametrize("name", sorted(MODEL_DEPLOYMENTS))
@@ -92,6 +74,6 @@ def test_envoy_validates_the_example_gateway(tmp_path: Path, name: str) -> None:
         for share in (config.behavior.percentage, 100):
             plan = gateway_plan(refs, local, backend, share)
             assert plan is not None, (name, backend.name)
-            _validate(tmp_path, envoy.render(plan, layout))
+            assert_envoy_validates(tmp_path, envoy.render(plan, layout))
             rendered += 1
     assert rendered == 2 * len(backends)

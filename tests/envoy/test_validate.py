@@ -79,7 +79,11 @@ def test_envoy_validates_the_configuration(tmp_path: Path, name: str) -> None:
     (tmp_path / "secrets" / "ca" / "ca.crt").write_text(bundle.read_text())
     (tmp_path / "secrets" / "credential").mkdir()
     (tmp_path / "secrets" / "credential" / "value").write_text("not-a-real-key")
-    files = envoy.render(VARIANTS[name], layout)
+    assert_envoy_validates(tmp_path, envoy.render(VARIANTS[name], layout))
+
+
+def assert_envoy_validates(tmp_path: Path, files: dict[str, str]) -> None:
+    """`envoy --mode validate` accepts the rendered files, deprecated fields refused."""
     config = tmp_path / "static.yaml"
     config.write_text(yaml.safe_dump(static_bootstrap(files)))
     result = subprocess.run(

@@ -25,6 +25,7 @@ from hooks.render import object_map
 from hooks.settings import Settings
 from hooks.systems import CONTROLLERS, CUSTOM_RESOURCES
 from tests.conftest import NOW
+from tests.fuzz.checks import closed
 from tests.unit.sample_system import WIDGET_CONTROLLER, WIDGETS
 
 _NAME = st.from_regex(r"[a-z][a-z0-9-]{0,10}[a-z0-9]", fullmatch=True)
@@ -85,27 +86,6 @@ def _strings(schema: dict[str, Any]) -> st.SearchStrategy[str]:
     else:
         base = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-", max_size=high)
     return base.filter(lambda s: low <= len(s) <= high)
-
-
-def closed(schema: Any) -> Any:
-    """A CRD schema as JSON Schema that forbids unknown properties (what pruning drops)."""
-    if isinstance(schema, list):
-        return [closed(item) for item in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out = {k: closed(v) for k, v in schema.items() if not k.startswith("x-kubernetes")}
-    out.pop("nullable", None)
-    if schema.get("nullable") and "type" in out:
-        out["type"] = [out["type"], "null"]
-    for bound in ("Minimum", "Maximum"):
-        if out.get(f"exclusive{bound}") is True:
-            out[f"exclusive{bound}"] = out.pop(bound.lower())
-    if "properties" in out:
-        out["properties"] = {k: closed(v) for k, v in schema["properties"].items()}
-        out["additionalProperties"] = False
-    if schema.get("x-kubernetes-int-or-string"):
-        return {"type": ["integer", "string"]}
-    return out
 
 
 def _schemas(resource: CustomResource) -> tuple[dict[str, Any], dict[str, Any]]:
