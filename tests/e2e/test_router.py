@@ -356,6 +356,9 @@ def test_a_request_to_a_model_at_zero_wakes_it_and_the_cooldown_puts_it_back(
     # A new model starts once (its creation is demand), then cools down.
     wait_ready(kube, namespace, "sleepy")
     wait_at_zero(kube, namespace, "sleepy")
+    # The router learns the scale-down from its own watch, which may lag the read above
+    # on a busy machine; a request sent before it has would be forwarded, not held.
+    time.sleep(2)
     served_before = backend.stats.requests
 
     thread, result = in_thread(lambda: chat(router, "sleepy"))
