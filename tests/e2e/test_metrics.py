@@ -137,8 +137,12 @@ def test_the_hpa_controller_scales_on_emulated_cpu(
     (current,) = hpa.status.currentMetrics or []
     assert current.resource is not None
     assert 80 <= (current.resource.current.averageUtilization or 0) <= 100
-    pods = kube.list(Pod, namespace=namespace, labels={"app": "busy"})
-    assert len(list(pods)) == 3
+    # The ReplicaSet controller creates the pods right after the HPA's scale.
+    wait_for(
+        lambda: len(list(kube.list(Pod, namespace=namespace, labels={"app": "busy"}))) == 3,
+        what="3 busy pods",
+        timeout=30,
+    )
 
 
 def test_the_observer_reads_the_emulated_memory_through_metrics_k8s_io(
